@@ -1,0 +1,86 @@
+"""`conflictclf batch`: record files in, labelled records out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from conflictclf.cli._util import err, handle_errors, out
+from conflictclf.model.batch import DEFAULT_CHUNK_SIZE, BatchOptions
+from conflictclf.model.classifier import DEFAULT_BATCH_SIZE
+from conflictclf.model.errors import InputError
+
+
+@handle_errors
+def batch_cli(
+    input: Path = typer.Argument(..., help="JSONL, CSV or Parquet file (by extension), or a folder of them."),
+    output: Path = typer.Argument(..., help="Output file; its extension (.jsonl, .csv, .parquet) sets the format."),
+    text_field: str = typer.Option("text", "--text-field", help="Field holding the text to classify."),
+    id_field: str = typer.Option("id", "--id-field", help="Field identifying a record (reported with rejects)."),
+    segment: bool = typer.Option(False, "--segment", help="Records are articles: output one row per sentence with index and offsets."),
+    batch_size: int = typer.Option(DEFAULT_BATCH_SIZE, "--batch-size", min=1, help="Sentences per forward pass."),
+    chunk_size: int = typer.Option(DEFAULT_CHUNK_SIZE, "--chunk-size", min=1, help="Input rows per resumable chunk."),
+    resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run from its last finished chunk."),
+    backend: str = typer.Option("auto", "--backend", help="auto, torch, bf16, onnx or onnx-int8."),
+    engine: str = typer.Option("local", "--engine", help="local, or ray (Ray Data; pip install 'conflictclf[ray]')."),
+    ray_address: str | None = typer.Option(None, "--ray-address", help="Join this Ray cluster; default: start a local Ray."),
+    workers: int | None = typer.Option(None, "--workers", min=1, help="Ray actors, each holding one model copy (default: CPUs / 2)."),
+    threshold: float | None = typer.Option(None, "--threshold", min=0.0, max=1.0, help="One threshold for all labels."),
+    model: Path | None = typer.Option(None, "--model", "-m", help="Model directory. Default: $CONFLICTCLF_MODEL_DIR or the per-user model."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Classify every record of INPUT into OUTPUT; bad rows go to OUTPUT.rejects.jsonl with a reason.
+
+    Also writes OUTPUT.manifest.json (model hash, thresholds, counts). Example:
+    conflictclf batch news.jsonl labelled.parquet --text-field body --segment
+    """
+    opts = BatchOptions(text_field=text_field, id_field=id_field, segment=segment, batch_size=batch_size,
+                        chunk_size=chunk_size, backend=backend, threshold=threshold, resume=resume)
+    if engine == "ray":
+        from conflictclf.model.ray_engine import run_batch_ray
+
+        if resume:
+            raise InputError("--resume is for the local engine; a Ray job is re-run whole")
+        summary = run_batch_ray(input, output, model, opts, address=ray_address, workers=workers)
+    elif engine == "local":
+        from conflictclf.model.batch import run_batch
+
+        with _progress(quiet) as update:
+            summary = run_batch(input, output, model, opts, on_progress=update)
+    else:
+        raise typer.BadParameter("must be local or ray", param_hint="--engine")
+    out.print(f"read {summary.read}, classified {summary.classified}, rejected {summary.rejected} "
+              f"-> {summary.output_rows} output rows in {summary.seconds:.1f}s ({summary.rows_per_second:.0f} rows/s)",
+              markup=False)
+    out.print(f"output {summary.output}\nrejects {summary.rejects}\nmanifest {summary.manifest}", markup=False)
+
+
+class _progress:
+    """Rich progress bar on stderr with rows/s and ETA; a no-op when quiet."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.bar = None
+
+    def __enter__(self):
+        if self.quiet:
+            return lambda done, total: None
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.bar = Progress(TextColumn("classifying"), BarColumn(), MofNCompleteColumn(),
+                            TextColumn("{task.fields[rate]} rows/s"),
+                            TextColumn("eta"), TimeRemainingColumn(), console=err, transient=True)
+        self.bar.start()
+        task = self.bar.add_task("batch", total=None, rate="-")
+
+        def update(done: int, total: int) -> None:
+            self.bar.update(task, completed=done, total=total)
+            speed = self.bar.tasks[0].speed
+            self.bar.update(task, rate=f"{speed:,.0f}" if speed else "-")
+
+        return update
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.stop()

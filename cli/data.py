@@ -1,0 +1,73 @@
+"""`conflictclf data validate|stats`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from conflictclf.cli._util import err, handle_errors, out
+from conflictclf.data.corpus import SPEC_LABELS
+from conflictclf.data.validate import Stats, validate
+
+app = typer.Typer(help="Check and describe annotated corpora.", no_args_is_help=True)
+
+
+def _labels(spec: str | None) -> list[str]:
+    return [x.strip() for x in spec.split(",") if x.strip()] if spec else list(SPEC_LABELS)
+
+
+@app.command("validate")
+@handle_errors
+def validate_cli(
+    paths: list[Path] | None = typer.Argument(None, help="JSONL files or folders. Default: the bundled corpus."),
+    labels: str | None = typer.Option(None, "--labels", help="Allowed labels, comma-separated. Default: attack,retaliation,claim,threat."),
+) -> None:
+    """Check schema, labels, ids, empty texts and duplicates across splits; print stats if clean.
+
+    Every problem is printed as file:line: reason, and the exit code is 1.
+    Example: conflictclf data validate data/corpus
+    """
+    problems, st = validate(paths, _labels(labels))
+    if problems:
+        for p in problems:
+            err.print(p, markup=False, soft_wrap=True)
+        err.print(f"{len(problems)} problem(s)", markup=False)
+        raise typer.Exit(1)
+    print_stats(st, _labels(labels))
+    out.print("ok: no problems found")
+
+
+@app.command("stats")
+@handle_errors
+def stats_cli(
+    paths: list[Path] | None = typer.Argument(None, help="JSONL files or folders. Default: the bundled corpus."),
+    labels: str | None = typer.Option(None, "--labels", help="Labels to show, comma-separated."),
+) -> None:
+    """Counts per label and split, the no-label share, and label combinations."""
+    _, st = validate(paths, _labels(labels))
+    print_stats(st, _labels(labels))
+
+
+def print_stats(st: Stats, labels: list[str]) -> None:
+    t = Table(title=f"{st.n} sentences ({', '.join(f'{k} {v}' for k, v in sorted(st.sources.items()))})",
+              title_justify="left")
+    t.add_column("split")
+    for col in (*labels, "none", "sentences"):
+        t.add_column(col, justify="right")
+    total = {k: 0 for k in (*labels, "none", "_n")}
+    for split, c in st.by_split.items():
+        t.add_row(split, *(str(c[k]) for k in (*labels, "none", "_n")))
+        for k in total:
+            total[k] += c[k]
+    t.add_section()
+    t.add_row("all", *(str(total[k]) for k in (*labels, "none", "_n")), style="bold")
+    out.print(t)
+    out.print(f"no-label share: {st.none_share:.1%}")
+    c = Table(title="label combinations", title_justify="left")
+    c.add_column("labels")
+    c.add_column("sentences", justify="right")
+    for combo, n in st.combos.most_common():
+        c.add_row(combo, str(n))
+    out.print(c)

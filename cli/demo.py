@@ -1,0 +1,37 @@
+"""`conflictclf demo`: the whole path on bundled defaults."""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from pathlib import Path
+
+import typer
+
+from conflictclf.cli._util import err, handle_errors
+from conflictclf.model.paths import default_model_dir
+
+# A seed article from the held-out test split, so the demo shows unseen text.
+EXAMPLE_ARTICLE = "002_6de1bcf2359c4b2d.txt"
+
+
+@handle_errors
+def demo_cli(
+    model: Path | None = typer.Option(None, "--model", "-m", help="Model directory. Default: the per-user model."),
+    retrain: bool = typer.Option(False, "--retrain", help="Train even if the model exists."),
+) -> None:
+    """Train the default model if there is none, then classify the bundled example article.
+
+    Example: conflictclf demo
+    """
+    from conflictclf.cli.classify import classify_cli
+    from conflictclf.model.classifier import META_FILE
+    from conflictclf.train.config import TrainConfig
+    from conflictclf.train.trainer import train
+
+    target = model or default_model_dir()
+    if retrain or not (target / META_FILE).is_file():
+        err.print(f"no model at {target}: training the default model on the bundled corpus (a few minutes on a CPU)",
+                  markup=False)
+        train(TrainConfig(), None, target, log=lambda m: err.print(m, markup=False))
+    article = str(files("conflictclf.data") / "articles" / EXAMPLE_ARTICLE)
+    classify_cli(files=[article], text=None, model=target, fmt="table", threshold=None, labels=None, backend="auto")

@@ -1,0 +1,47 @@
+"""The `conflictclf` command."""
+
+from __future__ import annotations
+
+import typer
+
+from conflictclf.cli import batch, classify, data, demo, evaluate, export, train
+
+app = typer.Typer(
+    name="conflictclf",
+    help="Find attacks, retaliation, claims of responsibility and threats in conflict news, sentence by sentence.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("train", context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+            epilog=train.overrides_epilog())(train.train_cli)
+app.command("evaluate")(evaluate.evaluate_cli)
+app.command("classify")(classify.classify_cli)
+app.command("batch")(batch.batch_cli)
+app.command("export")(export.export_cli)
+app.command("demo")(demo.demo_cli)
+app.add_typer(data.app, name="data")
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from conflictclf.model.classifier import package_version
+
+        typer.echo(package_version())
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", help="Print the version and exit.", is_eager=True,
+                                 callback=_print_version),
+) -> None:
+    """Find attacks, retaliation, claims of responsibility and threats in conflict news, sentence by sentence."""
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Annotated corpus: reading, validation, statistics and sentence segmentation."""

@@ -1,0 +1,165 @@
+"""`EventClassifier`: a fine-tuned model directory behind a small, fixed, typed surface."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from conflictclf.model.backends import (
+    BACKENDS,
+    ONNX_FILE,
+    ONNX_INT8_FILE,
+    Backend,
+    OnnxBackend,
+    TorchBackend,
+    cpu_has_bf16,
+)
+from conflictclf.model.errors import ModelError
+from conflictclf.model.paths import default_model_dir
+
+META_FILE = "conflictclf.json"
+WEIGHTS_FILE = "model.safetensors"
+# Sentences per forward pass at inference; length-sorting keeps padding small at this size.
+DEFAULT_BATCH_SIZE = 64
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Labels at or above their thresholds, and the score of every label."""
+
+    labels: list[str]
+    scores: dict[str, float]
+
+
+def read_meta(path: Path) -> dict[str, Any]:
+    meta_path = path / META_FILE
+    if not path.is_dir():
+        raise ModelError(f"{path}: no model here; train one with `conflictclf train` or pass --model DIR")
+    for required in ("config.json", WEIGHTS_FILE, META_FILE):
+        if not (path / required).is_file():
+            raise ModelError(f"{path}: not a conflictclf model directory ({required} is missing)")
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        labels = list(meta["labels"])
+        [float(meta["thresholds"][lab]) for lab in labels]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ModelError(f"{meta_path}: corrupt model metadata ({exc.__class__.__name__}: {exc})") from None
+    return meta
+
+
+class EventClassifier:
+    """Multi-label sentence classifier.
+
+    >>> clf = EventClassifier.from_pretrained()           # the default trained model
+    >>> clf.predict(["Militants fired rockets at the base."])[0].labels
+    ['attack']
+    """
+
+    def __init__(self, tokenizer, backend: Backend, labels: Sequence[str], thresholds: Sequence[float],
+                 max_length: int = 128, meta: dict[str, Any] | None = None, path: Path | None = None) -> None:
+        self.tokenizer = tokenizer
+        self.backend = backend
+        self.labels: list[str] = list(labels)
+        self.thresholds: np.ndarray = np.asarray(thresholds, dtype=np.float64)
+        self.max_length = max_length
+        self.meta = meta or {}
+        self.path = path
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path | None = None, backend: str = "auto") -> EventClassifier:
+        """Load a model directory written by `conflictclf train` (safetensors only)."""
+        if backend not in BACKENDS:
+            raise ModelError(f"unknown backend {backend!r} (choose from {', '.join(BACKENDS)})")
+        path = Path(path).expanduser() if path else default_model_dir()
+        meta = read_meta(path)
+        from transformers import AutoTokenizer
+
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True, trust_remote_code=False)
+        except Exception as exc:  # tokenizers raise a variety of untyped errors on bad files
+            raise ModelError(f"{path}: cannot load tokenizer ({exc.__class__.__name__})") from None
+        chosen = resolve_backend(backend, path)
+        if chosen.startswith("onnx"):
+            engine: Backend = OnnxBackend(path / (ONNX_INT8_FILE if chosen == "onnx-int8" else ONNX_FILE), chosen)
+        else:
+            engine = TorchBackend(load_torch_model(path), bf16=chosen == "bf16")
+        labels = meta["labels"]
+        return cls(tokenizer, engine, labels, [meta["thresholds"][lab] for lab in labels],
+                   max_length=int(meta.get("config", {}).get("max_length", 128)), meta=meta, path=path)
+
+    def predict_proba(self, texts: Sequence[str], batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
+        """Scores in [0, 1], shape (len(texts), len(self.labels)), rows in input order."""
+        out = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
+        for idx, ids, mask in self._batches(texts, batch_size):
+            logits = self.backend(ids, mask)
+            out[idx] = 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
+        return out
+
+    def predict(self, texts: Sequence[str], threshold: float | None = None,
+                batch_size: int = DEFAULT_BATCH_SIZE) -> list[Prediction]:
+        """One Prediction per text; `threshold` replaces the tuned per-label thresholds."""
+        probs = self.predict_proba(texts, batch_size=batch_size)
+        return self.decide(probs, threshold)
+
+    def decide(self, probs: np.ndarray, threshold: float | None = None) -> list[Prediction]:
+        cut = self.thresholds if threshold is None else np.full(len(self.labels), threshold)
+        return [
+            Prediction(
+                labels=[lab for lab, p, t in zip(self.labels, row, cut) if p >= t],
+                scores={lab: round(float(p), 6) for lab, p in zip(self.labels, row)},
+            )
+            for row in probs
+        ]
+
+    def _batches(self, texts: Sequence[str], batch_size: int) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Length-sorted batches, each padded only to its own longest sentence."""
+        if not len(texts):
+            return
+        enc = self.tokenizer(list(texts), truncation=True, max_length=self.max_length,
+                             return_attention_mask=False, return_token_type_ids=False)["input_ids"]
+        order = np.argsort([len(x) for x in enc], kind="stable")
+        pad = self.tokenizer.pad_token_id or 0
+        for start in range(0, len(order), batch_size):
+            idx = order[start:start + batch_size]
+            width = max(len(enc[i]) for i in idx)
+            ids = np.full((len(idx), width), pad, dtype=np.int64)
+            mask = np.zeros((len(idx), width), dtype=np.int64)
+            for row, i in enumerate(idx):
+                ids[row, :len(enc[i])] = enc[i]
+                mask[row, :len(enc[i])] = 1
+            yield idx, ids, mask
+
+
+def resolve_backend(backend: str, path: Path) -> str:
+    """`auto`: an int8 ONNX export if the model has one, else bf16 where the CPU does it natively."""
+    if backend != "auto":
+        return backend
+    if (path / ONNX_INT8_FILE).is_file():
+        return "onnx-int8"
+    import torch
+
+    return "torch" if torch.cuda.is_available() or not cpu_has_bf16() else "bf16"
+
+
+def load_torch_model(path: Path):
+    from transformers import AutoModelForSequenceClassification
+
+    try:
+        return AutoModelForSequenceClassification.from_pretrained(
+            path, local_files_only=True, use_safetensors=True, trust_remote_code=False
+        )
+    except Exception as exc:  # safetensors/transformers raise many untyped errors on corrupt files
+        raise ModelError(f"{path}: cannot load model weights ({exc.__class__.__name__}: {str(exc)[:200]})") from None
+
+
+def package_version() -> str:
+    try:
+        return version("conflictclf")
+    except Exception:
+        return "0+unknown"

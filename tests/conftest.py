@@ -1,0 +1,85 @@
+"""Shared fixtures: a tiny random BERT and a tiny corpus, built once per session."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+LABELS = ["attack", "claim", "retaliation", "threat"]
+WORDS = (
+    "the a of in on at to and said was were has had will would forces militia army group rebels "
+    "base town village city port ship convoy drone missile rocket strike strikes attack attacked "
+    "killed wounded fired shelled bombed claimed responsibility credit statement spokesman warned "
+    "vowed threatened revenge retaliation response avenge talks ceasefire aid minister analysts "
+    "sanctions troops deployed market weather museum election budget police"
+).split()
+
+
+def tiny_records() -> list[dict]:
+    """Sentences whose labels follow cue words, so even a tiny model can learn something."""
+    rng = random.Random(0)
+    cues = {
+        "attack": ["militia fired rockets at the base", "army shelled the village", "drone strike killed wounded"],
+        "claim": ["group claimed responsibility", "spokesman said it attacked"],
+        "retaliation": ["in retaliation for", "response to the strikes"],
+        "threat": ["warned it will strike", "vowed revenge"],
+    }
+    neutral = ["minister held ceasefire talks", "analysts said sanctions", "troops deployed to the city",
+               "the museum and the market", "aid reached the port"]
+    records = []
+    for i in range(90):
+        labels = sorted(rng.sample(LABELS, rng.choice([0, 0, 1, 1, 2])))
+        parts = [rng.choice(cues[lab]) for lab in labels] or [rng.choice(neutral)]
+        text = " and ".join(parts) + " " + " ".join(rng.sample(WORDS, 3)) + f" {i}"
+        split = "train" if i < 60 else "dev" if i < 75 else "test"
+        records.append({"id": f"t{i}", "text": text, "labels": labels, "source": "written",
+                        "doc": f"d{i // 5}", "split": split})
+    return records
+
+
+def write_jsonl(path: Path, records: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_base(tmp_path_factory) -> Path:
+    """A randomly initialised 2-layer BERT with a tiny word-level vocabulary, saved like a hub model."""
+    import torch
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    torch.manual_seed(0)
+    d = tmp_path_factory.mktemp("tiny-base")
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + sorted(set(WORDS)) + [str(i) for i in range(10)]
+    (d / "vocab.txt").write_text("\n".join(vocab) + "\n")
+    BertTokenizerFast(vocab_file=str(d / "vocab.txt")).save_pretrained(d)
+    cfg = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                     intermediate_size=37, max_position_embeddings=64)
+    BertModel(cfg).save_pretrained(d)
+    return d
+
+
+@pytest.fixture(scope="session")
+def tiny_corpus(tmp_path_factory) -> Path:
+    return write_jsonl(tmp_path_factory.mktemp("corpus") / "tiny.jsonl", tiny_records())
+
+
+def tiny_config(base: Path, **kw):
+    from conflictclf.train.config import TrainConfig
+
+    values = dict(base_model=str(base), epochs=2, batch_size=8, max_length=32, learning_rate=5e-3,
+                  early_stopping_patience=5)
+    values.update(kw)
+    return TrainConfig(**values)
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tiny_base, tiny_corpus, tmp_path_factory) -> Path:
+    from conflictclf.train.trainer import train
+
+    out = tmp_path_factory.mktemp("models") / "tiny"
+    train(tiny_config(tiny_base), [tiny_corpus], out, log=lambda m: None, progress=False)
+    return out

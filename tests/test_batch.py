@@ -1,0 +1,137 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from conflictclf.cli.main import app
+from conflictclf.model.batch import BatchOptions, run_batch
+
+runner = CliRunner()
+
+
+def make_jsonl(path, n=40, bad=True):
+    lines = []
+    for i in range(n):
+        lines.append(json.dumps({"id": i, "text": f"militia fired rockets at the base {i % 10}", "extra": {"k": i}}))
+    if bad:
+        lines[3] = '{"id": 3, "text": '                      # undecodable line
+        lines[5] = json.dumps({"id": 5, "text": ""})          # empty text
+        lines[7] = json.dumps({"id": 7, "body": "x"})         # missing field
+        lines[9] = json.dumps({"id": 9, "text": 12})          # not a string
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def read_jsonl(path):
+    return [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_every_row_accounted_for(tiny_model, tmp_path):
+    src = make_jsonl(tmp_path / "in.jsonl")
+    out = tmp_path / "out.jsonl"
+    s = run_batch(src, out, tiny_model, BatchOptions(chunk_size=16, backend="torch"))
+    assert (s.read, s.classified, s.rejected) == (40, 36, 4)
+    rows, rejects = read_jsonl(out), read_jsonl(tmp_path / "out.jsonl.rejects.jsonl")
+    assert {r["id"] for r in rows} | {r["line"] - 1 for r in rejects} == set(range(40))
+    reasons = {r["line"]: r["reason"] for r in rejects}
+    assert sorted(reasons) == [4, 6, 8, 10] and reasons[4].startswith("invalid JSON")
+    assert (reasons[6], reasons[8], reasons[10]) == (
+        "empty text in field 'text'", "missing text field 'text'", "text field 'text' is not a string (int)")
+    assert rows[0]["extra"] == {"k": 0} and set(rows[0]["scores"]) == {"attack", "claim", "retaliation", "threat"}
+    manifest = json.loads((tmp_path / "out.jsonl.manifest.json").read_text())
+    assert manifest["counts"] == {"read": 40, "classified": 36, "rejected": 4, "output_rows": 36}
+    assert len(manifest["model"]["sha256"]) == 64 and manifest["model"]["thresholds"]
+    assert not list(tmp_path.glob(".out.jsonl*"))  # no work files left behind
+
+
+@pytest.mark.parametrize("ext", ["csv", "parquet"])
+def test_csv_and_parquet_round_trip(tiny_model, tmp_path, ext):
+    src = tmp_path / f"in.{ext}"
+    table = pa.table({"id": list(range(12)), "body": [f"army shelled the village {i}" for i in range(12)]})
+    if ext == "csv":
+        src.write_text("id,body\n" + "".join(f"{i},army shelled the village {i}\n" for i in range(12)))
+    else:
+        pq.write_table(table, src)
+    out = tmp_path / f"out.{ext}"
+    s = run_batch(src, out, tiny_model, BatchOptions(text_field="body", chunk_size=5, backend="torch"))
+    assert (s.read, s.classified, s.rejected) == (12, 12, 0)
+    if ext == "parquet":
+        got = pq.read_table(out).to_pylist()
+        assert [r["id"] for r in got] == list(range(12)) and set(got[0]["scores"]) >= {"attack"}
+    else:
+        lines = out.read_text().splitlines()
+        assert lines[0].startswith("id,body,labels,score_") and len(lines) == 13
+
+
+def test_segment_mode_one_row_per_sentence(tiny_model, tmp_path):
+    src = tmp_path / "arts.jsonl"
+    src.write_text(json.dumps({"id": "a1", "text": "Rockets hit the base. Talks resumed.\nShare on Facebook"}) + "\n"
+                   + json.dumps({"id": "a2", "text": "Source \u00bb jpost"}) + "\n")
+    out = tmp_path / "out.jsonl"
+    s = run_batch(src, out, tiny_model, BatchOptions(segment=True, backend="torch"))
+    rows = read_jsonl(out)
+    assert [(r["id"], r["sentence_index"], r["text"]) for r in rows] == [
+        ("a1", 0, "Rockets hit the base."), ("a1", 1, "Talks resumed.")]
+    assert (rows[1]["start"], rows[1]["end"]) == (22, 36)
+    assert (s.read, s.classified, s.rejected, s.output_rows) == (2, 1, 1, 2)
+
+
+@pytest.mark.parametrize("setup, message", [
+    (lambda d: (d / "in.txt").write_text("x"), "unknown extension"),
+    (lambda d: (d / "in.jsonl").write_text(json.dumps({"body": "x"}) + "\n"), "no record has field 'text'"),
+    (lambda d: (d / "in.jsonl").write_bytes(b"\x00\x01\x02\x03"), "binary file"),
+    (lambda d: (d / "in.jsonl").write_text(""), "holds no records"),
+    (lambda d: (d / "in.csv").write_text("id,body\n1,x\n"), "no field 'text'"),
+])
+def test_bad_inputs_fail_cleanly_without_output(tiny_model, tmp_path, setup, message):
+    setup(tmp_path)
+    src = next(tmp_path.iterdir())
+    out = tmp_path / "out" / "o.jsonl"
+    out.parent.mkdir()
+    result = runner.invoke(app, ["batch", str(src), str(out), "--model", str(tiny_model), "--quiet"])
+    assert result.exit_code == 1
+    assert message in result.stderr and result.stderr.strip().count("\n") == 0
+    assert list(out.parent.iterdir()) == []
+
+
+def test_killed_run_resumes_to_the_same_output(tiny_model, tmp_path):
+    src = make_jsonl(tmp_path / "in.jsonl", n=3000)
+    ref = tmp_path / "ref.jsonl"
+    run_batch(src, ref, tiny_model, BatchOptions(chunk_size=100, backend="torch"))
+    out = tmp_path / "out.jsonl"
+    cmd = [sys.executable, "-m", "conflictclf.cli.main", "batch", str(src), str(out), "--model", str(tiny_model),
+           "--chunk-size", "100", "--backend", "torch", "--quiet"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    parts = tmp_path / ".out.jsonl.parts"
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list(parts.glob("part-*.jsonl"))) < 3:
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done = len(list(parts.glob("part-*.jsonl")))
+    assert 3 <= done < 30, "the run must be killed part-way"
+    assert not out.exists()
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    assert result.returncode == 1 and "--resume" in result.stderr  # refuses to silently start over
+    result = subprocess.run(cmd + ["--resume"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert out.read_bytes() == ref.read_bytes()
+    assert (tmp_path / "out.jsonl.rejects.jsonl").read_bytes() == (tmp_path / "ref.jsonl.rejects.jsonl").read_bytes()
+    manifest = json.loads((tmp_path / "out.jsonl.manifest.json").read_text())
+    assert manifest["counts"]["read"] == 3000
+
+
+def test_folder_input(tiny_model, tmp_path):
+    d = tmp_path / "in"
+    d.mkdir()
+    make_jsonl(d / "a.jsonl", n=5, bad=False)
+    make_jsonl(d / "b.jsonl", n=7, bad=False)
+    s = run_batch(d, tmp_path / "o.jsonl", tiny_model, BatchOptions(backend="torch"))
+    assert (s.read, s.classified) == (12, 12)

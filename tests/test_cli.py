@@ -1,0 +1,126 @@
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from conflictclf.cli.main import app
+from tests.conftest import LABELS
+
+runner = CliRunner()
+
+
+def one_line_error(result, text):
+    assert result.exit_code != 0
+    assert "Traceback" not in result.output + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and text in lines[0], result.stderr
+
+
+def test_train_cli_with_overrides(tiny_base, tiny_corpus, tmp_path):
+    out = tmp_path / "m"
+    result = runner.invoke(app, ["train", "--data", str(tiny_corpus), "--output", str(out), "--quiet",
+                                 "--base-model", str(tiny_base), "--epochs", "1", "--batch-size=8",
+                                 "--max-length", "32"])
+    assert result.exit_code == 0, result.output + result.stderr
+    assert "macro F1" in result.stdout and "saved model to" in result.stdout
+    meta = json.loads((out / "conflictclf.json").read_text())
+    assert meta["config"]["epochs"] == 1 and meta["config"]["batch_size"] == 8
+
+
+def test_train_cli_unknown_key(tiny_corpus, tmp_path):
+    result = runner.invoke(app, ["train", "--data", str(tiny_corpus), "--output", str(tmp_path / "m"), "--epochz", "2"])
+    one_line_error(result, "unknown config key 'epochz'")
+
+
+def test_train_cli_bad_data_line(tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "1", "text": "x", "labels": []}\n{oops\n')
+    result = runner.invoke(app, ["train", "--data", str(bad), "--output", str(tmp_path / "m")])
+    one_line_error(result, f"{bad}:2: invalid JSON")
+
+
+def test_evaluate_cli_with_baseline(tiny_model, tiny_corpus, tmp_path):
+    out = tmp_path / "eval"
+    result = runner.invoke(app, ["evaluate", str(tiny_corpus), "--model", str(tiny_model), "--baseline", "tfidf",
+                                 "--output", str(out)])
+    assert result.exit_code == 0, result.output + result.stderr
+    assert "tfidf F1" in result.stdout and "macro-F1: model" in result.stdout
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["split"] == "test" and metrics["metrics"]["n"] == 15
+    assert set(metrics["metrics"]["per_label"]) == set(LABELS)
+    assert metrics["baseline_tfidf"]["n"] == 15
+    assert any(p.name.startswith("pr_") and p.suffix == ".png" for p in out.iterdir())
+
+
+def test_evaluate_cli_unknown_label(tiny_model, tmp_path):
+    data = tmp_path / "d.jsonl"
+    data.write_text(json.dumps({"id": "1", "text": "x", "labels": ["protest"]}) + "\n")
+    result = runner.invoke(app, ["evaluate", str(data), "--model", str(tiny_model), "--output", str(tmp_path / "e")])
+    one_line_error(result, "unknown label 'protest'")
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "json", "csv", "table"])
+def test_classify_formats(tiny_model, tmp_path, fmt):
+    article = tmp_path / "a.txt"
+    article.write_text("Militia Fires Rockets\nThe militia fired rockets at the base. Ministers held ceasefire talks.\nSource \u00bb jpost\n")
+    result = runner.invoke(app, ["classify", str(article), "--model", str(tiny_model), "--format", fmt])
+    assert result.exit_code == 0, result.output + result.stderr
+    if fmt == "jsonl":
+        rows = [json.loads(x) for x in result.stdout.splitlines()]
+        assert [r["index"] for r in rows] == [0, 1, 2]
+        assert rows[1]["text"] == "The militia fired rockets at the base."
+        text = article.read_text()
+        assert all(text[r["start"]:r["end"]] == r["text"] for r in rows)
+        assert all(set(r["scores"]) == set(LABELS) and r["source"] == str(article) for r in rows)
+    elif fmt == "json":
+        assert len(json.loads(result.stdout)) == 3
+    elif fmt == "csv":
+        assert result.stdout.splitlines()[0].startswith("source,index,start,end,text,labels,score_attack")
+    else:
+        assert "summary:" in result.stdout and "jpost" not in result.stdout
+
+
+def test_classify_text_stdin_and_label_filter(tiny_model):
+    result = runner.invoke(app, ["classify", "-", "--model", str(tiny_model), "--labels", "threat"],
+                           input="The group vowed revenge.")
+    assert result.exit_code == 0, result.stderr
+    row = json.loads(result.stdout)
+    assert row["source"] == "stdin" and list(row["scores"]) == ["threat"]
+    result = runner.invoke(app, ["classify", "--text", "Rebels shelled the town.", "--model", str(tiny_model),
+                                 "--format", "jsonl", "--threshold", "0"])
+    assert json.loads(result.stdout)["labels"] == LABELS
+
+
+@pytest.mark.parametrize("args, message", [
+    (["classify", "--text", "x", "--model", "{missing}"], "train one with `conflictclf train`"),
+    (["classify", "{binary}", "--model", "{model}"], "looks like a binary file"),
+    (["classify", "{nofile}", "--model", "{model}"], "cannot read"),
+    (["classify", "--text", "x", "--model", "{model}", "--labels", "bogus"], "unknown label 'bogus'"),
+    (["classify", "--model", "{model}"], "nothing to classify"),
+    (["classify", "--text", "  ", "--model", "{model}"], "holds no text"),
+])
+def test_classify_errors(tiny_model, tmp_path, args, message):
+    binary = tmp_path / "b.txt"
+    binary.write_bytes(b"\x00\x01\x02binary")
+    subs = {"{missing}": str(tmp_path / "none"), "{binary}": str(binary), "{nofile}": str(tmp_path / "nope.txt"),
+            "{model}": str(tiny_model)}
+    result = runner.invoke(app, [subs.get(a, a) for a in args])
+    one_line_error(result, message)
+
+
+def test_demo_uses_existing_model(tiny_model, monkeypatch):
+    monkeypatch.setenv("CONFLICTCLF_MODEL_DIR", str(tiny_model))
+    result = runner.invoke(app, ["demo"])
+    assert result.exit_code == 0, result.stderr
+    assert "002_6de1bcf2359c4b2d.txt" in result.stdout and "summary:" in result.stdout
+
+
+def test_data_stats_on_bundled_corpus():
+    result = runner.invoke(app, ["data", "stats"])
+    assert result.exit_code == 0
+    assert "no-label share" in result.stdout and "attack+claim" in result.stdout
+
+
+def test_version():
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.stdout.strip()

@@ -1,0 +1,57 @@
+import json
+from importlib.resources import files
+
+from conflictclf.data.segment import html_to_text, is_furniture, segment
+
+
+def seed_gold() -> dict[str, list[dict]]:
+    gold: dict[str, list[dict]] = {}
+    for line in (files("conflictclf.data") / "corpus" / "seed.jsonl").read_text(encoding="utf-8").splitlines():
+        r = json.loads(line)
+        gold.setdefault(r["article"], []).append(r)
+    return gold
+
+
+def test_seed_articles_segment_like_the_annotations():
+    for article, gold in seed_gold().items():
+        text = (files("conflictclf.data") / "articles" / f"{article}.txt").read_text(encoding="utf-8")
+        got = segment(text)
+        assert [s.text for s in got] == [g["text"] for g in gold], article
+        assert [(s.start, s.end) for s in got] == [(g["start"], g["end"]) for g in gold], article
+        assert all(text[s.start:s.end] == s.text for s in got)
+
+
+def test_glued_sentences_split_and_abbreviations_kept():
+    text = "Militias struck the base on October 7.Iranian media took credit. The U.S. Gen. Smith met Sen. Jones on Jan. 5."
+    assert [s.text for s in segment(text)] == [
+        "Militias struck the base on October 7.",
+        "Iranian media took credit.",
+        "The U.S. Gen. Smith met Sen. Jones on Jan. 5.",
+    ]
+
+
+def test_headline_line_stands_alone_and_quotes_close():
+    text = "Rebels Shell Border Town\nThe group said: \u201cWe hit the depot.\u201d Officials denied it."
+    assert [s.text for s in segment(text)] == [
+        "Rebels Shell Border Town",
+        "The group said: \u201cWe hit the depot.\u201d",
+        "Officials denied it.",
+    ]
+
+
+def test_furniture_dropped():
+    for junk in ["Source \u00bb jpost", "Jerusalem Post Store", "Share on Facebook", "Advertisement",
+                 'document.getElementById("x").innerHTML = y;', "https://example.com/a/b", "***"]:
+        assert is_furniture(junk), junk
+    assert not is_furniture("Gunmen killed five people in Zamfara state.")
+    text = "Gunmen killed five people.\nSource \u00bb jpost\nRead more: related coverage"
+    assert [s.text for s in segment(text)] == ["Gunmen killed five people."]
+
+
+def test_html_to_text():
+    page = "<html><head><script>var a = 1;</script></head><body><h1>Strike hits port</h1><p>Drones hit the port &amp; a depot.</p></body></html>"
+    assert html_to_text(page).splitlines() == ["Strike hits port", "Drones hit the port & a depot."]
+
+
+def test_empty_text():
+    assert segment("") == [] and segment("\n\n  \n") == []

@@ -1,0 +1,1 @@
+"""Fine-tuning, threshold tuning and evaluation."""

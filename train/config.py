@@ -1,0 +1,131 @@
+"""`TrainConfig`: every training default in one place, with the reason for it.
+
+CLI options, TOML files and the Python API all land here; the resolved config is
+saved inside the model directory so a run can be repeated from the model alone.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from conflictclf.model.errors import ConfigError
+from conflictclf.model.paths import PACKAGED_BASE_MODEL
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+def _f(default: Any, help: str) -> Any:
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass
+class TrainConfig:
+    base_model: str = _f(PACKAGED_BASE_MODEL, "encoder to fine-tune: the packaged all-MiniLM-L6-v2, a local path or a hub id")
+    max_length: int = _f(128, "tokens per sentence; news sentences of 60 words fit in ~90")
+    learning_rate: float = _f(1e-4, "a 6-layer encoder with a fresh head needs more than BERT's usual 2e-5")
+    epochs: int = _f(8, "dev macro-F1 flattens after 6-8 epochs on the bundled corpus; also keeps a CPU run under 10 minutes")
+    batch_size: int = _f(16, "small batches give more updates on a corpus of a few thousand sentences")
+    eval_batch_size: int = _f(64, "inference only, so larger is just faster")
+    warmup_ratio: float = _f(0.1, "share of steps with a rising learning rate, so the fresh head does not wreck the encoder")
+    weight_decay: float = _f(0.01, "mild regularisation, the usual AdamW setting")
+    seed: int = _f(42, "seeds weights of the head, dropout and shuffling: same seed and data, same model")
+    early_stopping_patience: int = _f(3, "epochs without a better dev macro-F1 before stopping")
+    class_weighting: str = _f("sqrt", "positive-class weight per label: none, sqrt (sqrt of neg/pos) or balanced (neg/pos); rare labels need it")
+    max_pos_weight: float = _f(10.0, "cap on the positive-class weight, so a label with a handful of examples cannot dominate the loss")
+    threshold_min: float = _f(0.1, "lowest decision threshold the dev-set search may pick")
+    threshold_max: float = _f(0.9, "highest decision threshold the dev-set search may pick")
+    labels: list[str] | None = _f(None, "label names in column order; default: every label found in the training data, sorted")
+
+    def __post_init__(self) -> None:
+        if self.class_weighting not in ("none", "sqrt", "balanced"):
+            raise ConfigError(f"class_weighting must be none, sqrt or balanced, not {self.class_weighting!r}")
+        for name in ("max_length", "epochs", "batch_size", "eval_batch_size"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be at least 1")
+        if not 0 < self.learning_rate < 1:
+            raise ConfigError("learning_rate must be between 0 and 1")
+        if not 0 <= self.threshold_min < self.threshold_max <= 1:
+            raise ConfigError("need 0 <= threshold_min < threshold_max <= 1")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def field_help(cls) -> dict[str, str]:
+        return {f.name: f.metadata["help"] for f in dataclasses.fields(cls)}
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError(f"unknown config key {unknown[0]!r} (known: {', '.join(sorted(known))})")
+        hints = typing.get_type_hints(cls)
+        return cls(**{k: _coerce(k, v, hints[k]) for k, v in values.items()})
+
+    @classmethod
+    def load(cls, path: Path | None = None, overrides: dict[str, Any] | None = None) -> TrainConfig:
+        """Defaults, then the TOML file (top level or a [train] table), then overrides."""
+        values: dict[str, Any] = {}
+        if path is not None:
+            try:
+                doc = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+            except OSError as exc:
+                raise ConfigError(f"{path}: cannot read config ({exc.strerror})") from None
+            except tomllib.TOMLDecodeError as exc:
+                raise ConfigError(f"{path}: invalid TOML ({exc})") from None
+            values.update(doc.get("train", doc))
+        values.update(overrides or {})
+        return cls.from_dict(values)
+
+
+def _coerce(key: str, value: Any, hint: Any) -> Any:
+    """Accept strings from the command line as well as typed TOML values."""
+    if value is None:
+        return None
+    origin = typing.get_origin(hint)
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)) and args:
+        hint, origin = args[0], typing.get_origin(args[0])
+    try:
+        if origin is list:
+            items = value.split(",") if isinstance(value, str) else list(value)
+            return [str(x).strip() for x in items if str(x).strip()]
+        if hint is bool:
+            if isinstance(value, str):
+                return value.lower() in ("1", "true", "yes", "on")
+            return bool(value)
+        if hint in (int, float, str):
+            if hint is int and isinstance(value, float) and not value.is_integer():
+                raise ValueError
+            return hint(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"config key {key!r}: cannot read {value!r} as {getattr(hint, '__name__', hint)}") from None
+    return value
+
+
+def parse_overrides(args: list[str]) -> dict[str, str]:
+    """`--learning-rate 5e-5 --epochs=3` -> {'learning_rate': '5e-5', 'epochs': '3'}."""
+    out: dict[str, str] = {}
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if not arg.startswith("--"):
+            raise ConfigError(f"unexpected argument {arg!r} (overrides look like --key value)")
+        key, eq, val = arg[2:].partition("=")
+        if not eq:
+            if i + 1 >= len(args):
+                raise ConfigError(f"override {arg} needs a value")
+            i += 1
+            val = args[i]
+        out[key.replace("-", "_").replace("train.", "")] = val
+        i += 1
+    return out

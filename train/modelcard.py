@@ -1,0 +1,72 @@
+"""The model card (`README.md`) written into every model directory."""
+
+from __future__ import annotations
+
+
+def metrics_markdown(rep: dict) -> str:
+    rows = ["| label | precision | recall | F1 | support |", "|---|---:|---:|---:|---:|"]
+    for lab, m in rep["per_label"].items():
+        rows.append(f"| {lab} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} | {m['support']} |")
+    rows.append(f"\nmacro-F1 **{rep['macro_f1']:.3f}**, micro-F1 {rep['micro_f1']:.3f}, "
+                f"exact match {rep['exact_match']:.3f}, n = {rep['n']}")
+    return "\n".join(rows)
+
+
+def model_card(meta: dict) -> str:
+    cfg = meta["config"]
+    metrics = meta["metrics"]
+    test = metrics.get("test")
+    th = "\n".join(f"| {lab} | {t:.2f} |" for lab, t in meta["thresholds"].items())
+    counts = meta["data_counts"]
+    return f"""---
+library_name: transformers
+pipeline_tag: text-classification
+tags: [conflictclf, multi-label, conflict-news]
+---
+# conflictclf sentence classifier
+
+Multi-label sentence classifier for conflict news, fine-tuned from `{cfg['base_model']}`
+with conflictclf {meta['package_version']}. Labels: {', '.join(f'`{x}`' for x in meta['labels'])}.
+A sentence may carry several labels or none.
+
+## Intended use
+Reading news articles sentence by sentence to find reported attacks, retaliation
+framing, claims of responsibility and threats (see the annotation guide shipped
+with conflictclf, `data/GUIDELINES.md`). Scores are per label (sigmoid); a label is
+predicted when its score reaches the label's threshold below.
+
+Load it with `conflictclf.model.EventClassifier.from_pretrained(DIR)` or with a plain
+`transformers.pipeline("text-classification", model=DIR, top_k=None)`; the pipeline
+applies a sigmoid (multi-label problem type) but not the tuned thresholds.
+
+## Training data
+{counts.get('train', 0)} training, {counts.get('dev', 0)} dev and {counts.get('test', 0)} test sentences
+(data fingerprint `{meta['data_fingerprint']}`). Label counts per split:
+`{meta['label_counts']}`.
+
+## Decision thresholds (tuned per label on dev)
+| label | threshold |
+|---|---:|
+{th}
+
+## Metrics
+Test split (held out; thresholds from dev):
+
+{metrics_markdown(test) if test else 'No test split was given.'}
+
+Dev split (used for early stopping and thresholds, so optimistic):
+
+{metrics_markdown(metrics['dev'])}
+
+## Training configuration
+```json
+{__import__('json').dumps(cfg, indent=2)}
+```
+
+## Limitations
+- Trained on a few thousand sentences: five real articles plus sentences written
+  by the conflictclf team in a wire-news register. Real outlets differ in style.
+- English only; one sentence at a time, so cross-sentence context (who "it" is) is not used.
+- Dev-tuned thresholds can be off for text far from the training data; pass an
+  explicit threshold when recall or precision matters more.
+"""
