@@ -12,21 +12,16 @@ from conflictclf.model.errors import ModelError
 BACKENDS = ("auto", "torch", "bf16", "onnx", "onnx-int8")
 ONNX_FILE = "onnx/model.onnx"
 ONNX_INT8_FILE = "onnx/model-int8.onnx"
+# int8 scores within this distance of a label's threshold are recomputed in fp32. Measured
+# on the bundled test split: pure int8 changed the label set of ~2% of sentences (max score
+# difference 0.53); rechecking 2.8% of sentences brings agreement with fp32 to 99.8%.
+INT8_RECHECK_MARGIN = 0.2
 
 
 class Backend(Protocol):
     name: str
 
     def __call__(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray: ...
-
-
-def cpu_has_bf16() -> bool:
-    """bf16 only pays off on CPUs with native bf16 matrix instructions (AMX or AVX512-BF16)."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "amx_bf16" in flags or "avx512_bf16" in flags
 
 
 class TorchBackend:
@@ -70,3 +65,23 @@ class OnnxBackend:
 
     def __call__(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
         return self.session.run(["logits"], {"input_ids": input_ids, "attention_mask": attention_mask})[0]
+
+
+class CheckedBackend:
+    """A fast approximate backend plus an exact one for the rows it may have got wrong.
+
+    A row is uncertain when any label's score lies within `margin` of that label's
+    threshold, which is where an approximation error can flip a decision. The caller
+    recomputes those rows (all at once, length-sorted) with `exact`.
+    """
+
+    def __init__(self, fast: Backend, exact: Backend, thresholds: np.ndarray, margin: float, name: str) -> None:
+        self.fast, self.exact, self.name = fast, exact, name
+        self.thresholds, self.margin = np.asarray(thresholds, dtype=np.float64), margin
+
+    def __call__(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        return self.fast(input_ids, attention_mask)
+
+    def uncertain(self, probs: np.ndarray) -> np.ndarray:
+        """Indices of rows whose decision the approximation could have flipped."""
+        return np.flatnonzero((np.abs(probs - self.thresholds) < self.margin).any(axis=1))

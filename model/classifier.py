@@ -14,11 +14,12 @@ import numpy as np
 from conflictclf.model.backends import (
     BACKENDS,
     ONNX_FILE,
+    INT8_RECHECK_MARGIN,
     ONNX_INT8_FILE,
     Backend,
+    CheckedBackend,
     OnnxBackend,
     TorchBackend,
-    cpu_has_bf16,
 )
 from conflictclf.model.errors import ModelError
 from conflictclf.model.paths import default_model_dir
@@ -78,6 +79,7 @@ class EventClassifier:
             raise ModelError(f"unknown backend {backend!r} (choose from {', '.join(BACKENDS)})")
         path = Path(path).expanduser() if path else default_model_dir()
         meta = read_meta(path)
+        quiet_transformers()
         from transformers import AutoTokenizer
 
         try:
@@ -85,20 +87,29 @@ class EventClassifier:
         except Exception as exc:  # tokenizers raise a variety of untyped errors on bad files
             raise ModelError(f"{path}: cannot load tokenizer ({exc.__class__.__name__})") from None
         chosen = resolve_backend(backend, path)
-        if chosen.startswith("onnx"):
-            engine: Backend = OnnxBackend(path / (ONNX_INT8_FILE if chosen == "onnx-int8" else ONNX_FILE), chosen)
+        labels = meta["labels"]
+        thresholds = [meta["thresholds"][lab] for lab in labels]
+        engine: Backend
+        if chosen == "onnx":
+            engine = OnnxBackend(path / ONNX_FILE, chosen)
+        elif chosen == "onnx-int8":
+            # int8 alone disagrees with fp32 too often near the thresholds; see INT8_RECHECK_MARGIN
+            engine = CheckedBackend(OnnxBackend(path / ONNX_INT8_FILE, chosen), OnnxBackend(path / ONNX_FILE, "onnx"),
+                                    thresholds, INT8_RECHECK_MARGIN, chosen)
         else:
             engine = TorchBackend(load_torch_model(path), bf16=chosen == "bf16")
-        labels = meta["labels"]
-        return cls(tokenizer, engine, labels, [meta["thresholds"][lab] for lab in labels],
+        return cls(tokenizer, engine, labels, thresholds,
                    max_length=int(meta.get("config", {}).get("max_length", 128)), meta=meta, path=path)
 
     def predict_proba(self, texts: Sequence[str], batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
         """Scores in [0, 1], shape (len(texts), len(self.labels)), rows in input order."""
         out = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
         for idx, ids, mask in self._batches(texts, batch_size):
-            logits = self.backend(ids, mask)
-            out[idx] = 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
+            out[idx] = _sigmoid(self.backend(ids, mask))
+        if isinstance(self.backend, CheckedBackend):
+            rows = self.backend.uncertain(out)
+            for idx, ids, mask in self._batches([texts[i] for i in rows], batch_size):
+                out[rows[idx]] = _sigmoid(self.backend.exact(ids, mask))
         return out
 
     def predict(self, texts: Sequence[str], threshold: float | None = None,
@@ -136,15 +147,29 @@ class EventClassifier:
             yield idx, ids, mask
 
 
+def _sigmoid(logits: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
+
+
 def resolve_backend(backend: str, path: Path) -> str:
-    """`auto`: an int8 ONNX export if the model has one, else bf16 where the CPU does it natively."""
+    """`auto`: the checked int8 ONNX export if the model has one, else fp32 torch.
+
+    bf16 is never chosen automatically: on CPUs without AMX it measured slower than
+    fp32 (benchmarks/throughput.py); ask for it with backend="bf16" where it pays.
+    """
     if backend != "auto":
         return backend
-    if (path / ONNX_INT8_FILE).is_file():
+    if (path / ONNX_INT8_FILE).is_file() and (path / ONNX_FILE).is_file():
         return "onnx-int8"
-    import torch
+    return "torch"
 
-    return "torch" if torch.cuda.is_available() or not cpu_has_bf16() else "bf16"
+
+def quiet_transformers() -> None:
+    """Our own progress and messages replace transformers' per-load bars and load reports."""
+    import transformers
+
+    transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
 
 
 def load_torch_model(path: Path):

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from conflictclf.data.corpus import Record, by_split, check_labels, fingerprint, label_set, load_records
-from conflictclf.model.classifier import META_FILE, package_version
+from conflictclf.model.classifier import META_FILE, package_version, quiet_transformers
 from conflictclf.model.errors import ConfigError, DataError, ModelError
 from conflictclf.model.paths import default_model_dir, resolve_base_model
 from conflictclf.train.config import TrainConfig
@@ -63,7 +63,10 @@ def train(config: TrainConfig, data: Sequence[str | Path] | None = None, output:
 
     from conflictclf.train.progress import RichProgressCallback
 
-    quiet_libraries()
+    import datasets
+
+    datasets.disable_progress_bars()
+    quiet_transformers()
     set_seed(config.seed)
     base = resolve_base_model(config.base_model)
     tokenizer, model = _load_base(base, labels)
@@ -154,16 +157,6 @@ def train(config: TrainConfig, data: Sequence[str | Path] | None = None, output:
         }
         _save(trainer.model, tokenizer, meta, out_dir)
     return TrainResult(out_dir, labels, th, metrics, time.time() - start)
-
-
-def quiet_libraries() -> None:
-    """Our own progress bar and metric lines replace the libraries' per-call bars and load reports."""
-    import datasets
-    import transformers
-
-    datasets.disable_progress_bars()
-    transformers.utils.logging.set_verbosity_error()
-    transformers.utils.logging.disable_progress_bar()
 
 
 def _load_base(base: str, labels: list[str]):
