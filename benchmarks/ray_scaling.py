@@ -1,0 +1,53 @@
+"""Ray engine throughput with 1 and 2 workers on a local Ray, against the local engine.
+
+    python benchmarks/ray_scaling.py [--model DIR] [--n 8000] [--workers 1,2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from conflictclf.model.batch import BatchOptions, run_batch
+from conflictclf.model.paths import default_model_dir
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", type=Path, default=None)
+    ap.add_argument("--n", type=int, default=8000)
+    ap.add_argument("--workers", default="1,2")
+    ap.add_argument("--backend", default="auto")
+    args = ap.parse_args()
+    import ray
+
+    from benchmarks.throughput import workload
+    from conflictclf.model.ray_engine import run_batch_ray
+
+    model = args.model or default_model_dir()
+    texts = workload(args.n)
+    opts = BatchOptions(backend=args.backend)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "in.jsonl"
+        src.write_text("".join(json.dumps({"id": i, "text": t}) + "\n" for i, t in enumerate(texts)))
+        start = time.perf_counter()
+        run_batch(src, Path(tmp) / "local.jsonl", model, opts)
+        rows.append(("local engine", args.n / (time.perf_counter() - start)))
+        ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False, configure_logging=False)
+        for w in map(int, args.workers.split(",")):
+            start = time.perf_counter()
+            run_batch_ray(src, Path(tmp) / f"ray{w}.jsonl", model, opts, workers=w)
+            rows.append((f"ray, {w} worker{'s' if w > 1 else ''}", args.n / (time.perf_counter() - start)))
+    print(f"\n{args.n} sentences, {os.cpu_count()} CPUs, backend {args.backend}, wall time incl. model loads\n")
+    print("| engine | sentences/s |\n|---|---:|")
+    for name, rate in rows:
+        print(f"| {name} | {rate:.0f} |")
+
+
+if __name__ == "__main__":
+    main()
