@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from conflictclf.data.corpus import by_split, load_records
-from conflictclf.model.backends import ONNX_FILE, ONNX_INT8_FILE
+from conflictclf.model.backends import ONNX_INT8_FILE
 from conflictclf.model.batch import BatchOptions, run_batch
 from conflictclf.model.classifier import EventClassifier
 from conflictclf.model.paths import default_model_dir

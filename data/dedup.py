@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-import numpy as np
 
 # Cosine on word 1-2-grams above which two sentences count as near-duplicates:
 # a swapped name or number stays above it, a rewritten sentence falls well below.

@@ -103,8 +103,8 @@ def _text_problem(text: Any, name: str) -> str | None:
     return None
 
 
-def plan_inputs(input_path: Path, text_field: str) -> list[Path]:
-    """Resolve and check inputs before anything is written: readable, right format, has the field."""
+def plan_inputs(input_path: Path, text_field: str) -> tuple[list[Path], int]:
+    """Check inputs before anything is written (readable, known format, has the field); count rows."""
     files = tabular.input_files(input_path)
     total = 0
     for f in files:
@@ -121,7 +121,7 @@ def plan_inputs(input_path: Path, text_field: str) -> list[Path]:
         if sample and not any(text_field in r for r in sample):
             raise InputError(f"{jsonl[0]}: no record has field {text_field!r} "
                              f"(fields: {', '.join(sorted(sample[0]))}); set --text-field")
-    return files
+    return files, total
 
 
 def _take(it: Iterator, n: int) -> Iterator:
@@ -155,8 +155,7 @@ def run_batch(input_path: str | Path, output: str | Path, model: str | Path | No
     start = time.time()
     input_path, output = Path(input_path), Path(output)
     out_fmt = tabular.file_format(output)
-    files = plan_inputs(input_path, opts.text_field)
-    total = sum(tabular.count_rows(f) for f in files)
+    files, total = plan_inputs(input_path, opts.text_field)
     clf = EventClassifier.from_pretrained(model, backend=opts.backend)
     work = output.parent / f".{output.name}.parts"
     key = _run_key(files, opts, clf)

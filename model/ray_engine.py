@@ -115,7 +115,7 @@ def run_batch_ray(input_path: str | Path, output: str | Path, model: str | Path 
     fmt = tabular.file_format(output)
     if fmt == "csv":
         raise InputError(f"{output}: the ray engine writes .jsonl or .parquet output")
-    files = plan_inputs(input_path, opts.text_field)
+    files, _ = plan_inputs(input_path, opts.text_field)
     model_dir = str(Path(model).expanduser().resolve() if model else default_model_dir())
     from conflictclf.model.classifier import EventClassifier
 

@@ -51,8 +51,6 @@ def train(config: TrainConfig, data: Sequence[str | Path] | None = None, output:
 
     import torch
     from transformers import (
-        AutoModelForSequenceClassification,
-        AutoTokenizer,
         DataCollatorWithPadding,
         EarlyStoppingCallback,
         Trainer,
