@@ -29,7 +29,7 @@ def main() -> None:
     from conflictclf.model.ray_engine import run_batch_ray
 
     model = args.model or default_model_dir()
-    texts = workload(args.n)
+    texts, _ = workload(args.n)
     opts = BatchOptions(backend=args.backend)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -47,11 +47,13 @@ class PeakRSS:
         self._t.join()
 
 
-def workload(n: int) -> list[str]:
-    """Test-split sentences first (so agreement covers all of them), then dev and train, cycled to n."""
+def workload(n: int) -> tuple[list[str], int]:
+    """Test-split sentences first (so agreement covers all of them), then dev and train, cycled to n.
+
+    Returns the sentences and how many of the first ones are the test split."""
     groups = by_split(load_records())
     texts = [r.text for s in ("test", "dev", "train") for r in groups[s]]
-    return [texts[i % len(texts)] for i in range(n)]
+    return [texts[i % len(texts)] for i in range(n)], len(groups["test"])
 
 
 def timed(fn):
@@ -70,13 +72,12 @@ def main() -> None:
     ap.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = ap.parse_args()
     model_dir = args.model or default_model_dir()
-    texts = workload(args.n)
+    texts, n_test = workload(args.n)
     backends = args.backends.split(",")
     if any(b.startswith("onnx") for b in backends) and not (model_dir / ONNX_INT8_FILE).is_file():
         from conflictclf.model.export import export_onnx
 
         export_onnx(model_dir, int8=True)
-    n_test = len(by_split(load_records())["test"])
 
     from transformers import pipeline
 

@@ -74,7 +74,9 @@ class _Classifier:
             else:
                 good.append((f, int(n), json.loads(rec)))
         rows, rejects, _ = classify_rows(self.clf, good, self.opts)
-        kinds += ["row"] * len(rows) + ["reject"] * len(rejects)
+        # one "read" row per batch carries its input count, so the driver need not re-read the inputs
+        kinds += ["read"] + ["row"] * len(rows) + ["reject"] * len(rejects)
+        payloads.append(str(len(batch["file"])))
         payloads += [json.dumps(r, ensure_ascii=False, default=str) for r in rows]
         payloads += [json.dumps(r, default=str) for r in rejects]
         return pd.DataFrame({"kind": kinds, "payload": payloads})
@@ -86,12 +88,12 @@ def _expand(batch):
     return pd.DataFrame([json.loads(p) for p in batch["payload"]])
 
 
-def _write_folder(ds, target: Path, fmt: str) -> None:
+def _write_folder(ds, n_rows: int, target: Path, fmt: str) -> None:
     """Ray writes a folder of part files; write it under a temporary name and rename when complete."""
     tmp = target.with_name(f".{target.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    if ds.count():
+    if n_rows:
         expanded = ds.map_batches(_expand, batch_format="pandas")
         (expanded.write_parquet if fmt == "parquet" else expanded.write_json)(str(tmp))
     if target.is_dir():
@@ -145,10 +147,10 @@ def run_batch_ray(input_path: str | Path, output: str | Path, model: str | Path 
     ).materialize()
     rows = results.filter(expr="kind == 'row'")
     rejects = results.filter(expr="kind == 'reject'")
-    n_read = parsed.count()
+    n_read = sum(int(r["payload"]) for r in results.filter(expr="kind == 'read'").take_all())
     n_rows, n_rejects = rows.count(), rejects.count()
-    _write_folder(rows, output, fmt)
-    _write_folder(rejects, rejects_path(output), "jsonl")
+    _write_folder(rows, n_rows, output, fmt)
+    _write_folder(rejects, n_rejects, rejects_path(output), "jsonl")
     summary = BatchSummary(read=n_read, rejected=n_rejects, classified=n_read - n_rejects, output_rows=n_rows,
                            output=str(output), rejects=str(rejects_path(output)), inputs=[str(f) for f in files])
     summary.seconds = time.time() - start

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,7 +94,7 @@ def _coerce(key: str, value: Any, hint: Any) -> Any:
         return None
     origin = typing.get_origin(hint)
     args = [a for a in typing.get_args(hint) if a is not type(None)]
-    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)) and args:
+    if origin in (typing.Union, types.UnionType) and args:  # `list[str] | None` -> list[str]
         hint, origin = args[0], typing.get_origin(args[0])
     try:
         if origin is list:
