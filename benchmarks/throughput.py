@@ -1,10 +1,11 @@
 """Throughput of the plain transformers pipeline against conflictclf's backends, in one run.
 
-    python benchmarks/throughput.py [--model DIR] [--n 2000] [--backends torch,bf16,onnx,onnx-int8]
+    python benchmarks/throughput.py [--model DIR] [--n 2000] [--repeat 3] [--backends torch,bf16,onnx,onnx-int8]
 
-Prints sentences/s, the ratio to the pipeline, peak resident memory while each
-runs, and how well each backend's labels agree with fp32 torch. Measures, does not
-assert: timings belong here, not in the test suite.
+Prints sentences/s (the median of --repeat timed runs, since a shared machine's
+speed drifts by 10-20% from minute to minute), the ratio to the pipeline, peak
+resident memory while each runs, and how well each backend's labels agree with fp32
+torch. Measures, does not assert: timings belong here, not in the test suite.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import numpy as np
 from conflictclf.data.corpus import by_split, load_records
 from conflictclf.model.backends import ONNX_INT8_FILE
 from conflictclf.model.batch import BatchOptions, run_batch
-from conflictclf.model.classifier import EventClassifier
+from conflictclf.model.classifier import DEFAULT_BATCH_SIZE, EventClassifier
 from conflictclf.model.paths import default_model_dir
 
 
@@ -56,18 +57,24 @@ def workload(n: int) -> tuple[list[str], int]:
     return [texts[i % len(texts)] for i in range(n)], len(groups["test"])
 
 
-def timed(fn):
-    start = time.perf_counter()
-    with PeakRSS() as mem:
-        out = fn()
-    return out, time.perf_counter() - start, mem.peak
+def timed(fn, repeat: int):
+    """(last result, median seconds, highest peak RSS) over `repeat` runs of fn."""
+    secs, peak = [], 0.0
+    for _ in range(repeat):
+        start = time.perf_counter()
+        with PeakRSS() as mem:
+            out = fn()
+        secs.append(time.perf_counter() - start)
+        peak = max(peak, mem.peak)
+    return out, float(np.median(secs)), peak
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", type=Path, default=None)
     ap.add_argument("--n", type=int, default=2000)
-    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
+    ap.add_argument("--repeat", type=int, default=3, help="timed runs per row; the median is reported")
     ap.add_argument("--backends", default="torch,bf16,onnx,onnx-int8")
     ap.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = ap.parse_args()
@@ -83,7 +90,7 @@ def main() -> None:
 
     pipe = pipeline("text-classification", model=str(model_dir), top_k=None, device="cpu")
     pipe(texts[:8])  # warm-up
-    _, secs, mem = timed(lambda: pipe(texts))
+    _, secs, mem = timed(lambda: pipe(texts), args.repeat)
     rows = [{"backend": "transformers pipeline (plain)", "sent_per_s": len(texts) / secs, "peak_mib": mem}]
     base_rate = rows[0]["sent_per_s"]
 
@@ -91,7 +98,7 @@ def main() -> None:
     for name in backends:
         clf = EventClassifier.from_pretrained(model_dir, backend=name)
         clf.predict_proba(texts[:64], batch_size=args.batch_size)  # warm-up
-        probs, secs, mem = timed(lambda: clf.predict_proba(texts, batch_size=args.batch_size))
+        probs, secs, mem = timed(lambda: clf.predict_proba(texts, batch_size=args.batch_size), args.repeat)
         labels = probs >= clf.thresholds
         if name == "torch":
             ref_probs, ref_labels = probs, labels
@@ -107,12 +114,12 @@ def main() -> None:
         src = Path(tmp) / "in.jsonl"
         src.write_text("".join(json.dumps({"id": i, "text": t}) + "\n" for i, t in enumerate(texts)))
         summary, secs, mem = timed(lambda: run_batch(src, Path(tmp) / "out.jsonl", model_dir,
-                                                     BatchOptions(batch_size=args.batch_size)))
+                                                     BatchOptions(batch_size=args.batch_size)), args.repeat)
         rows.append({"backend": f"`conflictclf batch` end to end (auto = {_auto(model_dir)})",
                      "sent_per_s": summary.read / secs, "peak_mib": mem})
 
-    print(f"\n{len(texts)} sentences, model {model_dir}, {os.cpu_count()} CPUs, torch threads "
-          f"{__import__('torch').get_num_threads()}\n")
+    print(f"\n{len(texts)} sentences, median of {args.repeat} runs, model {model_dir}, {os.cpu_count()} CPUs, "
+          f"torch threads {__import__('torch').get_num_threads()}\n")
     print("| backend | sentences/s | × pipeline | peak RSS MiB | labels = fp32 (all / test split) | max score diff |")
     print("|---|---:|---:|---:|---:|---:|")
     for r in rows:

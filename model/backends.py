@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol
 
@@ -17,10 +19,17 @@ ONNX_INT8_FILE = "onnx/model-int8.onnx"
 # confident positive back. On the bundled test split pure int8 changed 0.6% of label sets
 # (max score difference 0.42); rechecking the 2.6% within 1.0 logit gave 100% agreement.
 INT8_RECHECK_MARGIN = 1.0
+# Graph rewrites left out of the int8 session. With SkipLayerNormFusion, onnxruntime 1.31's
+# fused kernel took 14% of int8 run time against 8% for the plain Add + LayerNormalization,
+# and the whole int8 pass ran 15% slower (benchmarks/throughput.py); fp32 gains from it.
+# Unknown names are ignored by onnxruntime, so other versions just run the default graph.
+INT8_DISABLED_OPTIMIZERS = ("SkipLayerNormFusion",)
 
 
 class Backend(Protocol):
     name: str
+    # how many batches the caller may run at once, each in its own thread
+    workers: int
 
     def __call__(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray: ...
 
@@ -34,6 +43,7 @@ class TorchBackend:
         self.dtype = torch.bfloat16 if bf16 else torch.float32
         self.model = model.to(self.device, dtype=self.dtype).eval()
         self.name = "bf16" if bf16 else "torch"
+        self.workers = 1  # torch already spreads each operation over its intra-op threads
 
     def __call__(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
         torch = self._torch
@@ -46,26 +56,40 @@ class TorchBackend:
 
 
 class OnnxBackend:
-    def __init__(self, path: Path, name: str) -> None:
+    """An ONNX Runtime session that runs `workers` batches at once, one thread each.
+
+    One single-threaded run per core beat one run spread over all cores by 10-20% on
+    sentence-sized inputs (benchmarks/throughput.py): small matrices leave intra-op
+    threads waiting on each other. ONNX Runtime sessions may be run from several threads.
+    """
+
+    def __init__(self, path: Path, name: str, workers: int = 1, disabled_optimizers: tuple[str, ...] = ()) -> None:
         try:
             import onnxruntime as ort
         except ImportError:  # pragma: no cover - onnxruntime is a dependency
             raise ModelError("the onnx backend needs onnxruntime: pip install onnxruntime") from None
-        if not path.is_file():
-            raise ModelError(
-                f"{path}: no ONNX export in this model; run `conflictclf export --model {path.parent.parent} --onnx"
-                + (" --int8`" if name == "onnx-int8" else "`")
-            )
+        require_export(path, name)
         opts = ort.SessionOptions()
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts.intra_op_num_threads = 1
+        opts.inter_op_num_threads = 1
         try:
-            self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+            self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"],
+                                                disabled_optimizers=list(disabled_optimizers))
         except Exception as exc:  # onnxruntime raises its own untyped errors
             raise ModelError(f"{path}: cannot load ONNX model ({str(exc).splitlines()[0]})") from None
-        self.name = name
+        self.name, self.workers = name, max(1, workers)
 
     def __call__(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
         return self.session.run(["logits"], {"input_ids": input_ids, "attention_mask": attention_mask})[0]
+
+
+def require_export(path: Path, name: str) -> None:
+    if not path.is_file():
+        raise ModelError(
+            f"{path}: no ONNX export in this model; run `conflictclf export --model {path.parent.parent} --onnx"
+            + (" --int8`" if name == "onnx-int8" else "`")
+        )
 
 
 class CheckedBackend:
@@ -76,9 +100,19 @@ class CheckedBackend:
     caller recomputes those rows (all at once, length-sorted) with `exact`.
     """
 
-    def __init__(self, fast: Backend, exact: Backend, thresholds: np.ndarray, margin: float, name: str) -> None:
-        self.fast, self.exact, self.name = fast, exact, name
+    def __init__(self, fast: Backend, load_exact: Callable[[], Backend], thresholds: np.ndarray, margin: float,
+                 name: str) -> None:
+        self.fast, self.name, self.workers = fast, name, fast.workers
         self.threshold_logits, self.margin = _logit(np.asarray(thresholds, dtype=np.float64)), margin
+        # The exact model is first needed after the fast pass: loading it meanwhile hides
+        # most of its load time (0.1-0.25 s for MiniLM, a tenth of a 2,000-sentence run).
+        loader = ThreadPoolExecutor(1, thread_name_prefix="conflictclf-load")
+        self._exact = loader.submit(load_exact)
+        loader.shutdown(wait=False)
+
+    @property
+    def exact(self) -> Backend:
+        return self._exact.result()
 
     def __call__(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
         return self.fast(input_ids, attention_mask)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import math
+import os
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
@@ -14,12 +17,14 @@ import numpy as np
 from conflictclf.model.backends import (
     BACKENDS,
     ONNX_FILE,
+    INT8_DISABLED_OPTIMIZERS,
     INT8_RECHECK_MARGIN,
     ONNX_INT8_FILE,
     Backend,
     CheckedBackend,
     OnnxBackend,
     TorchBackend,
+    require_export,
 )
 from conflictclf.model.errors import ModelError
 from conflictclf.model.paths import default_model_dir
@@ -27,7 +32,9 @@ from conflictclf.model.paths import default_model_dir
 META_FILE = "conflictclf.json"
 WEIGHTS_FILE = "model.safetensors"
 # Sentences per forward pass at inference; length-sorting keeps padding small at this size.
-DEFAULT_BATCH_SIZE = 64
+# 32 measured 10-15% faster than 64 for ONNX Runtime runs on one core each and no slower
+# for torch (benchmarks/throughput.py --batch-size).
+DEFAULT_BATCH_SIZE = 32
 
 
 @dataclass(frozen=True)
@@ -73,8 +80,13 @@ class EventClassifier:
         self.path = path
 
     @classmethod
-    def from_pretrained(cls, path: str | Path | None = None, backend: str = "auto") -> EventClassifier:
-        """Load a model directory written by `conflictclf train` (safetensors only)."""
+    def from_pretrained(cls, path: str | Path | None = None, backend: str = "auto",
+                        threads: int | None = None) -> EventClassifier:
+        """Load a model directory written by `conflictclf train` (safetensors only).
+
+        `threads`: CPU threads the ONNX backends may use (default: every CPU this process
+        may run on); torch keeps its own setting (`torch.set_num_threads`).
+        """
         if backend not in BACKENDS:
             raise ModelError(f"unknown backend {backend!r} (choose from {', '.join(BACKENDS)})")
         path = Path(path).expanduser() if path else default_model_dir()
@@ -89,12 +101,15 @@ class EventClassifier:
         chosen = resolve_backend(backend, path)
         labels = meta["labels"]
         thresholds = [meta["thresholds"][lab] for lab in labels]
+        workers = threads or available_cpus()
         engine: Backend
         if chosen == "onnx":
-            engine = OnnxBackend(path / ONNX_FILE, chosen)
+            engine = OnnxBackend(path / ONNX_FILE, chosen, workers)
         elif chosen == "onnx-int8":
             # int8 alone disagrees with fp32 too often near the thresholds; see INT8_RECHECK_MARGIN
-            engine = CheckedBackend(OnnxBackend(path / ONNX_INT8_FILE, chosen), OnnxBackend(path / ONNX_FILE, "onnx"),
+            require_export(path / ONNX_FILE, "onnx")
+            engine = CheckedBackend(OnnxBackend(path / ONNX_INT8_FILE, chosen, workers, INT8_DISABLED_OPTIMIZERS),
+                                    lambda: OnnxBackend(path / ONNX_FILE, "onnx", workers),
                                     thresholds, INT8_RECHECK_MARGIN, chosen)
         else:
             engine = TorchBackend(load_torch_model(path), bf16=chosen == "bf16")
@@ -104,12 +119,9 @@ class EventClassifier:
     def predict_proba(self, texts: Sequence[str], batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
         """Scores in [0, 1], shape (len(texts), len(self.labels)), rows in input order."""
         out = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
-        for idx, ids, mask in self._batches(texts, batch_size):
-            out[idx] = _sigmoid(self.backend(ids, mask))
+        self._score(self.backend, texts, np.arange(len(texts)), out, batch_size)
         if isinstance(self.backend, CheckedBackend):
-            rows = self.backend.uncertain(out)
-            for idx, ids, mask in self._batches([texts[i] for i in rows], batch_size):
-                out[rows[idx]] = _sigmoid(self.backend.exact(ids, mask))
+            self._score(self.backend.exact, texts, self.backend.uncertain(out), out, batch_size)
         return out
 
     def predict(self, texts: Sequence[str], threshold: float | None = None,
@@ -127,6 +139,23 @@ class EventClassifier:
             )
             for row in probs
         ]
+
+    def _score(self, engine: Backend, texts: Sequence[str], rows: np.ndarray, out: np.ndarray,
+               batch_size: int) -> None:
+        """Write the scores of texts[rows] into out[rows], `engine.workers` batches at a time."""
+        if not len(rows):
+            return
+        # a short input is cut into smaller batches so that every worker gets one
+        size = max(1, min(batch_size, math.ceil(len(rows) / engine.workers)))
+        batches = self._batches([texts[i] for i in rows], size)
+
+        def run(batch: tuple[np.ndarray, np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+            idx, ids, mask = batch
+            return rows[idx], engine(ids, mask)
+
+        with ThreadPoolExecutor(engine.workers, thread_name_prefix="conflictclf") as pool:
+            for idx, logits in (pool.map if engine.workers > 1 else map)(run, batches):
+                out[idx] = _sigmoid(logits)
 
     def _batches(self, texts: Sequence[str], batch_size: int) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """Length-sorted batches, each padded only to its own longest sentence."""
@@ -149,6 +178,14 @@ class EventClassifier:
 
 def _sigmoid(logits: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
+
+
+def available_cpus() -> int:
+    """CPUs this process may run on (respects taskset and container CPU sets)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def resolve_backend(backend: str, path: Path) -> str:

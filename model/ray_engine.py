@@ -61,7 +61,7 @@ class _Classifier:
 
         torch.set_num_threads(threads)
         self.opts = BatchOptions(**opts)
-        self.clf = EventClassifier.from_pretrained(model_dir, backend=self.opts.backend)
+        self.clf = EventClassifier.from_pretrained(model_dir, backend=self.opts.backend, threads=threads)
 
     def __call__(self, batch):
         import pandas as pd

@@ -135,3 +135,20 @@ def test_folder_input(tiny_model, tmp_path):
     make_jsonl(d / "b.jsonl", n=7, bad=False)
     s = run_batch(d, tmp_path / "o.jsonl", tiny_model, BatchOptions(backend="torch"))
     assert (s.read, s.classified) == (12, 12)
+
+
+def test_weights_hash_is_cached_until_the_weights_change(tiny_model, tmp_path):
+    import hashlib
+    import shutil
+
+    from conflictclf.model.batch import HASH_CACHE_FILE, weights_hash
+
+    d = tmp_path / "m"
+    shutil.copytree(tiny_model, d)
+    weights = d / "model.safetensors"
+    first = weights_hash(d)
+    assert first == hashlib.sha256(weights.read_bytes()).hexdigest()
+    assert json.loads((d / HASH_CACHE_FILE).read_text())["sha256"] == first
+    with weights.open("ab") as fh:  # a changed file must not be answered from the cache
+        fh.write(b"\0")
+    assert weights_hash(d) == hashlib.sha256(weights.read_bytes()).hexdigest() != first

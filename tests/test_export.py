@@ -1,3 +1,5 @@
+from types import SimpleNamespace
+
 import numpy as np
 
 from conflictclf.model import EventClassifier
@@ -26,7 +28,37 @@ def test_onnx_export_agrees_with_torch(tiny_model, tmp_path):
 def test_checked_backend_flags_rows_near_a_threshold():
     from conflictclf.model.backends import CheckedBackend
 
-    checked = CheckedBackend(None, None, np.array([0.5, 0.8]), 1.0, "x")
+    fast = SimpleNamespace(workers=2)
+    checked = CheckedBackend(fast, lambda: "exact", np.array([0.5, 0.8]), 1.0, "x")
+    assert checked.workers == 2 and checked.exact == "exact"
     # logits: 0.95 -> 2.9, 0.6 -> 0.4, 0.05 -> -2.9; threshold 0.8 -> 1.4, so 0.9 (2.2) is close, 0.99 (4.6) is not
     probs = np.array([[0.95, 0.0], [0.6, 0.0], [0.05, 0.0], [0.05, 0.9], [0.05, 0.99]])
     assert checked.uncertain(probs).tolist() == [1, 3]
+
+
+def test_checked_backend_needs_the_fp32_export(tiny_model, tmp_path):
+    import shutil
+
+    import pytest
+
+    from conflictclf.model.errors import ModelError
+
+    d = tmp_path / "m"
+    shutil.copytree(tiny_model, d)
+    export_onnx(d, int8=True)
+    (d / "onnx" / "model.onnx").unlink()
+    with pytest.raises(ModelError, match="conflictclf export"):
+        EventClassifier.from_pretrained(d, backend="onnx-int8")
+
+
+def test_parallel_workers_give_the_same_scores(tiny_model, tmp_path):
+    import shutil
+
+    d = tmp_path / "m"
+    shutil.copytree(tiny_model, d)
+    export_onnx(d)
+    texts = [f"{w} fired at the base near {n} villages" for n in range(9) for w in ("militia", "army", "nobody")]
+    one = EventClassifier.from_pretrained(d, backend="onnx", threads=1).predict_proba(texts, batch_size=4)
+    four = EventClassifier.from_pretrained(d, backend="onnx", threads=4)
+    assert four.backend.workers == 4
+    np.testing.assert_allclose(four.predict_proba(texts, batch_size=4), one, atol=1e-6)
