@@ -23,6 +23,7 @@ def batch_cli(
     chunk_size: int = typer.Option(DEFAULT_CHUNK_SIZE, "--chunk-size", min=1, help="Input rows per resumable chunk."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run from its last finished chunk."),
     backend: str = typer.Option("auto", "--backend", help="auto, torch, bf16, onnx or onnx-int8."),
+    threads: int | None = typer.Option(None, "--threads", min=1, help="CPU threads for the ONNX backends (default: all this process may use; local engine)."),
     engine: str = typer.Option("local", "--engine", help="local, or ray (Ray Data; pip install 'conflictclf[ray]')."),
     ray_address: str | None = typer.Option(None, "--ray-address", help="Join this Ray cluster; default: start a local Ray."),
     workers: int | None = typer.Option(None, "--workers", min=1, help="Ray actors, each holding one model copy (default: CPUs / 2)."),
@@ -36,7 +37,8 @@ def batch_cli(
     conflictclf batch news.jsonl labelled.parquet --text-field body --segment
     """
     opts = BatchOptions(text_field=text_field, id_field=id_field, segment=segment, batch_size=batch_size,
-                        chunk_size=chunk_size, backend=backend, threshold=threshold, resume=resume)
+                        chunk_size=chunk_size, backend=backend, threshold=threshold, resume=resume,
+                        threads=threads)
     if engine == "ray":
         from conflictclf.model.ray_engine import run_batch_ray
 

@@ -38,6 +38,7 @@ class BatchOptions:
     backend: str = "auto"
     threshold: float | None = None
     resume: bool = False
+    threads: int | None = None  # CPU threads for the ONNX backends; None: every CPU available
 
 
 @dataclass
@@ -157,7 +158,7 @@ def run_batch(input_path: str | Path, output: str | Path, model: str | Path | No
     input_path, output = Path(input_path), Path(output)
     out_fmt = tabular.file_format(output)
     files, total = plan_inputs(input_path, opts.text_field)
-    clf = EventClassifier.from_pretrained(model, backend=opts.backend)
+    clf = EventClassifier.from_pretrained(model, backend=opts.backend, threads=opts.threads)
     work = output.parent / f".{output.name}.parts"
     key = _run_key(files, opts, clf)
     state = _load_state(work, key, opts.resume)

@@ -152,3 +152,23 @@ def test_weights_hash_is_cached_until_the_weights_change(tiny_model, tmp_path):
     with weights.open("ab") as fh:  # a changed file must not be answered from the cache
         fh.write(b"\0")
     assert weights_hash(d) == hashlib.sha256(weights.read_bytes()).hexdigest() != first
+
+
+def test_thread_count_does_not_change_the_output(tiny_model, tmp_path):
+    import shutil
+
+    from conflictclf.model.export import export_onnx
+
+    model = tmp_path / "m"
+    shutil.copytree(tiny_model, model)
+    export_onnx(model, int8=True)
+    src = make_jsonl(tmp_path / "in.jsonl", n=70)
+    outputs = []
+    for threads in ("1", "3"):
+        out = tmp_path / f"out{threads}.jsonl"
+        result = runner.invoke(app, ["batch", str(src), str(out), "--model", str(model), "--quiet",
+                                     "--threads", threads, "--batch-size", "8"])
+        assert result.exit_code == 0, result.output
+        outputs.append(out.read_text())
+        assert json.loads((tmp_path / f"out{threads}.jsonl.manifest.json").read_text())["model"]["backend"] == "onnx-int8"
+    assert outputs[0] == outputs[1] and len(outputs[0].splitlines()) == 66
