@@ -24,7 +24,7 @@ def batch_cli(
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run from its last finished chunk."),
     backend: str = typer.Option("auto", "--backend", help="auto, torch, bf16, onnx or onnx-int8."),
     threads: int | None = typer.Option(None, "--threads", min=1, help="CPU threads for the ONNX backends (default: all this process may use; local engine)."),
-    engine: str = typer.Option("local", "--engine", help="local, or ray (Ray Data; pip install 'conflictclf[ray]')."),
+    engine: str = typer.Option("local", "--engine", help="local, or ray (Ray Data; pip install 'conflictclf\\[ray]')."),
     ray_address: str | None = typer.Option(None, "--ray-address", help="Join this Ray cluster; default: start a local Ray."),
     workers: int | None = typer.Option(None, "--workers", min=1, help="Ray actors, each holding one model copy (default: CPUs / 2)."),
     threshold: float | None = typer.Option(None, "--threshold", min=0.0, max=1.0, help="One threshold for all labels."),

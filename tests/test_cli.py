@@ -124,3 +124,15 @@ def test_data_stats_on_bundled_corpus():
 def test_version():
     result = runner.invoke(app, ["--version"])
     assert result.exit_code == 0 and result.stdout.strip()
+
+
+@pytest.mark.parametrize("command", ["train", "evaluate", "classify", "batch", "export", "demo", "data"])
+def test_every_command_has_help(command):
+    result = runner.invoke(app, [command, "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0 and "Usage" in result.output
+
+
+def test_help_keeps_bracketed_install_hints():
+    # rich reads [ray] as markup unless escaped; the hint must survive into --help
+    result = runner.invoke(app, ["batch", "--help"], env={"COLUMNS": "200"})
+    assert "conflictclf[ray]" in result.output
