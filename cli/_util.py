@@ -11,8 +11,9 @@ from rich.console import Console
 
 from conflictclf.model.errors import ConflictClfError
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+# emoji=False: "file.jsonl:100:" must not print as a 💯 emoji, nor ":fire:" in an article.
+out = Console(highlight=False, emoji=False)
+err = Console(stderr=True, highlight=False, emoji=False)
 
 F = TypeVar("F", bound=Callable)
 

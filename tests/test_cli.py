@@ -52,6 +52,20 @@ def test_evaluate_cli_with_baseline(tiny_model, tiny_corpus, tmp_path):
     assert any(p.name.startswith("pr_") and p.suffix == ".png" for p in out.iterdir())
 
 
+def test_evaluate_held_out_file_baseline_fits_on_the_bundled_corpus(tiny_model, tmp_path):
+    from importlib.resources import files
+
+    probe = files("conflictclf.data") / "probe" / "probe.jsonl"
+    assert probe.is_file()  # shipped with the package, outside the training corpus
+    result = runner.invoke(app, ["evaluate", str(probe), "--model", str(tiny_model), "--baseline", "tfidf",
+                                 "--output", str(tmp_path / "eval")])
+    assert result.exit_code == 0, result.output + result.stderr
+    metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    assert metrics["metrics"]["n"] == metrics["baseline_tfidf"]["n"] > 300
+    # TF-IDF fitted on the 4,000-sentence corpus is far better than chance on the probe
+    assert metrics["baseline_tfidf"]["macro_f1"] > 0.7
+
+
 def test_evaluate_cli_unknown_label(tiny_model, tmp_path):
     data = tmp_path / "d.jsonl"
     data.write_text(json.dumps({"id": "1", "text": "x", "labels": ["protest"]}) + "\n")

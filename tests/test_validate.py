@@ -72,3 +72,11 @@ def test_shipped_corpus_is_valid_and_meets_the_brief():
     test_articles = {r.extra["article"] for r in seeds if r.split == "test"}
     whole = [a for a in test_articles if all(r.split == "test" for r in seeds if r.extra["article"] == a)]
     assert whole, "the test split must hold at least one whole seed article"
+
+
+def test_problem_lines_print_verbatim(tmp_path):
+    # rich would turn "file:100:" into an emoji if emoji codes were on
+    p = tmp_path / "corpus.jsonl"
+    p.write_text("{\n" * 100, encoding="utf-8")
+    result = runner.invoke(app, ["data", "validate", str(p)])
+    assert result.exit_code == 1 and f"{p}:100: invalid JSON" in result.stderr
