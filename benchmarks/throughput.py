@@ -2,21 +2,25 @@
 
     python benchmarks/throughput.py [--model DIR] [--n 2000] [--repeat 3] [--backends torch,bf16,onnx,onnx-int8]
 
-Prints sentences/s (the median of --repeat timed runs, since a shared machine's
-speed drifts by 10-20% from minute to minute), the ratio to the pipeline, peak
-resident memory while each runs, and how well each backend's labels agree with fp32
-torch. Measures, does not assert: timings belong here, not in the test suite.
+Prints sentences/s (the median of --repeat rounds, each timing every contender
+once, since a shared machine's speed drifts by 10-20% from minute to minute), the
+ratio to the pipeline, how far resident memory grows while each runs, and how well each
+backend's labels agree with fp32 torch. Measures, does not assert: timings belong here, not in the test suite.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
+import shutil
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -28,24 +32,34 @@ from conflictclf.model.paths import default_model_dir
 
 
 class PeakRSS:
-    """Highest resident set size (MiB) seen while the block runs, sampled every 10 ms."""
+    """Growth of resident memory (MiB) over its level at entry, at its highest while the block runs.
+
+    Every contender runs in this one process, so the absolute figure would mostly show
+    which models happen to be loaded; the growth is what a run itself needs."""
 
     def __enter__(self):
-        self.peak, self._stop = 0.0, threading.Event()
+        self.start = self.peak = _rss_mib()
+        self._stop = threading.Event()
         self._t = threading.Thread(target=self._watch, daemon=True)
         self._t.start()
         return self
 
     def _watch(self):
-        page = os.sysconf("SC_PAGE_SIZE") / 2**20
         while not self._stop.is_set():
-            rss = int(Path("/proc/self/statm").read_text().split()[1]) * page
-            self.peak = max(self.peak, rss)
+            self.peak = max(self.peak, _rss_mib())
             time.sleep(0.01)
 
     def __exit__(self, *exc):
         self._stop.set()
         self._t.join()
+
+    @property
+    def growth(self) -> float:
+        return self.peak - self.start
+
+
+def _rss_mib() -> float:
+    return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 def workload(n: int) -> tuple[list[str], int]:
@@ -57,16 +71,12 @@ def workload(n: int) -> tuple[list[str], int]:
     return [texts[i % len(texts)] for i in range(n)], len(groups["test"])
 
 
-def timed(fn, repeat: int):
-    """(last result, median seconds, highest peak RSS) over `repeat` runs of fn."""
-    secs, peak = [], 0.0
-    for _ in range(repeat):
-        start = time.perf_counter()
-        with PeakRSS() as mem:
-            out = fn()
-        secs.append(time.perf_counter() - start)
-        peak = max(peak, mem.peak)
-    return out, float(np.median(secs)), peak
+def timed(fn: Callable[[], Any]) -> tuple[Any, float, float]:
+    """(result, seconds, growth of resident memory in MiB) of one run of fn."""
+    start = time.perf_counter()
+    with PeakRSS() as mem:
+        out = fn()
+    return out, time.perf_counter() - start, mem.growth
 
 
 def main() -> None:
@@ -74,7 +84,7 @@ def main() -> None:
     ap.add_argument("--model", type=Path, default=None)
     ap.add_argument("--n", type=int, default=2000)
     ap.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
-    ap.add_argument("--repeat", type=int, default=3, help="timed runs per row; the median is reported")
+    ap.add_argument("--repeat", type=int, default=3, help="rounds of timed runs; the median is reported")
     ap.add_argument("--backends", default="torch,bf16,onnx,onnx-int8")
     ap.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = ap.parse_args()
@@ -90,37 +100,45 @@ def main() -> None:
 
     pipe = pipeline("text-classification", model=str(model_dir), top_k=None, device="cpu")
     pipe(texts[:8])  # warm-up
-    _, secs, mem = timed(lambda: pipe(texts), args.repeat)
-    rows = [{"backend": "transformers pipeline (plain)", "sent_per_s": len(texts) / secs, "peak_mib": mem}]
-    base_rate = rows[0]["sent_per_s"]
-
-    ref_probs, ref_labels = None, None
-    for name in backends:
-        clf = EventClassifier.from_pretrained(model_dir, backend=name)
+    contenders: dict[str, Callable[[], Any]] = {"transformers pipeline (plain)": lambda: pipe(texts)}
+    classifiers = {name: EventClassifier.from_pretrained(model_dir, backend=name) for name in backends}
+    for name, clf in classifiers.items():
         clf.predict_proba(texts[:64], batch_size=args.batch_size)  # warm-up
-        probs, secs, mem = timed(lambda: clf.predict_proba(texts, batch_size=args.batch_size), args.repeat)
-        labels = probs >= clf.thresholds
-        if name == "torch":
-            ref_probs, ref_labels = probs, labels
-        row = {"backend": f"conflictclf {name}", "sent_per_s": len(texts) / secs, "peak_mib": mem}
-        if ref_probs is not None:
-            same = (labels == ref_labels).all(axis=1)
-            row["agree_all"] = float(same.mean())
-            row["agree_test"] = float(same[:n_test].mean())
-            row["max_diff"] = float(np.abs(probs - ref_probs).max())
-        rows.append(row)
+        contenders[f"conflictclf {name}"] = functools.partial(clf.predict_proba, texts, batch_size=args.batch_size)
+    tmp = Path(tempfile.mkdtemp())
+    src = tmp / "in.jsonl"
+    src.write_text("".join(json.dumps({"id": i, "text": t}) + "\n" for i, t in enumerate(texts)))
+    batch_name = f"`conflictclf batch` end to end (auto = {_auto(model_dir)})"
+    contenders[batch_name] = lambda: run_batch(src, tmp / "out.jsonl", model_dir, BatchOptions(batch_size=args.batch_size))
 
-    with tempfile.TemporaryDirectory() as tmp:
-        src = Path(tmp) / "in.jsonl"
-        src.write_text("".join(json.dumps({"id": i, "text": t}) + "\n" for i, t in enumerate(texts)))
-        summary, secs, mem = timed(lambda: run_batch(src, Path(tmp) / "out.jsonl", model_dir,
-                                                     BatchOptions(batch_size=args.batch_size)), args.repeat)
-        rows.append({"backend": f"`conflictclf batch` end to end (auto = {_auto(model_dir)})",
-                     "sent_per_s": summary.read / secs, "peak_mib": mem})
+    # Rounds, not one contender after another: the machine's speed drifts, and every
+    # contender should be timed across the same stretch of it.
+    secs: dict[str, list[float]] = {name: [] for name in contenders}
+    peak: dict[str, float] = dict.fromkeys(contenders, 0.0)
+    last: dict[str, Any] = {}
+    for _ in range(args.repeat):
+        for name, fn in contenders.items():
+            last[name], took, mem = timed(fn)
+            secs[name].append(took)
+            peak[name] = max(peak[name], mem)
+    shutil.rmtree(tmp)
+
+    rows = []
+    ref = last.get("conflictclf torch")
+    for name in contenders:
+        row = {"backend": name, "sent_per_s": len(texts) / float(np.median(secs[name])), "peak_mib": peak[name]}
+        backend = name.removeprefix("conflictclf ")
+        if ref is not None and backend in classifiers:
+            cut = classifiers[backend].thresholds
+            same = ((last[name] >= cut) == (ref >= cut)).all(axis=1)
+            row |= {"agree_all": float(same.mean()), "agree_test": float(same[:n_test].mean()),
+                    "max_diff": float(np.abs(last[name] - ref).max())}
+        rows.append(row)
+    base_rate = rows[0]["sent_per_s"]
 
     print(f"\n{len(texts)} sentences, median of {args.repeat} runs, model {model_dir}, {os.cpu_count()} CPUs, "
           f"torch threads {__import__('torch').get_num_threads()}\n")
-    print("| backend | sentences/s | × pipeline | peak RSS MiB | labels = fp32 (all / test split) | max score diff |")
+    print("| backend | sentences/s | × pipeline | RSS growth MiB | labels = fp32 (all / test split) | max score diff |")
     print("|---|---:|---:|---:|---:|---:|")
     for r in rows:
         agree = f"{r['agree_all']:.2%} / {r['agree_test']:.2%}" if "agree_all" in r else ""

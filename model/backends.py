@@ -15,10 +15,13 @@ BACKENDS = ("auto", "torch", "bf16", "onnx", "onnx-int8")
 ONNX_FILE = "onnx/model.onnx"
 ONNX_INT8_FILE = "onnx/model-int8.onnx"
 # int8 decisions within this distance (in logits) of a label's threshold are recomputed in
-# fp32. Logits rather than probabilities, so that a high threshold (0.8) does not send every
-# confident positive back. On the bundled test split pure int8 changed 0.6% of label sets
-# (max score difference 0.42); rechecking the 2.6% within 1.0 logit gave 100% agreement.
-INT8_RECHECK_MARGIN = 1.0
+# fp32. Logits rather than probabilities, so that a high threshold does not send every
+# confident positive back. Dynamic int8 scales each batch by its own largest activation, so
+# its error depends on which sentences share a batch: with the shipped model, a 1.0-logit
+# margin gave 99.25-100% label agreement with fp32 across six workloads (the test split
+# alone: 99.29%, below the 99.5% bar), 2.0 gave 100% on all six while rechecking about 9%
+# of unseen sentences (test split, its halves and thirds, dev, data/probe).
+INT8_RECHECK_MARGIN = 2.0
 # Graph rewrites left out of the int8 session. With SkipLayerNormFusion, onnxruntime 1.31's
 # fused kernel took 14% of int8 run time against 8% for the plain Add + LayerNormalization,
 # and the whole int8 pass ran 15% slower (benchmarks/throughput.py); fp32 gains from it.

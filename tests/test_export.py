@@ -62,3 +62,17 @@ def test_parallel_workers_give_the_same_scores(tiny_model, tmp_path):
     four = EventClassifier.from_pretrained(d, backend="onnx", threads=4)
     assert four.backend.workers == 4
     np.testing.assert_allclose(four.predict_proba(texts, batch_size=4), one, atol=1e-6)
+
+
+def test_int8_keeps_the_first_feed_forward_output_in_fp32(tiny_model, tmp_path):
+    import shutil
+
+    import onnx
+
+    d = tmp_path / "m"
+    shutil.copytree(tiny_model, d)
+    export_onnx(d, int8=True)
+    nodes = onnx.load(str(d / "onnx" / "model-int8.onnx")).graph.node
+    float_matmuls = [n.name for n in nodes if n.op_type == "MatMul" and "dense" in n.name]
+    assert float_matmuls == ["/bert/encoder/layer.0/output/dense/MatMul"]
+    assert sum(n.op_type == "MatMulInteger" for n in nodes) > 4  # the rest is quantized

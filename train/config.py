@@ -41,8 +41,11 @@ class TrainConfig:
     early_stopping_patience: int = _f(3, "epochs without a better dev macro-F1 before stopping")
     class_weighting: str = _f("sqrt", "positive-class weight per label: none, sqrt (sqrt of neg/pos) or balanced (neg/pos); rare labels need it")
     max_pos_weight: float = _f(10.0, "cap on the positive-class weight, so a label with a handful of examples cannot dominate the loss")
-    threshold_min: float = _f(0.1, "lowest decision threshold the dev-set search may pick")
-    threshold_max: float = _f(0.9, "highest decision threshold the dev-set search may pick")
+    # On two trained models, cut-offs the dev search found outside [0.3, 0.7] (0.10, 0.13,
+    # 0.84) gained nothing on test or on data/probe (within +-0.01 macro-F1), and an extreme
+    # cut-off is the first thing to break when real news scores differently from the corpus.
+    threshold_min: float = _f(0.3, "lowest decision threshold the dev-set search may pick")
+    threshold_max: float = _f(0.7, "highest decision threshold the dev-set search may pick")
     labels: list[str] | None = _f(None, "label names in column order; default: every label found in the training data, sorted")
 
     def __post_init__(self) -> None:
