@@ -4,8 +4,9 @@
 
 Prints sentences/s (the median of --repeat rounds, each timing every contender
 once, since a shared machine's speed drifts by 10-20% from minute to minute), the
-ratio to the pipeline, how far resident memory grows while each runs, and how well each
-backend's labels agree with fp32 torch. Measures, does not assert: timings belong here, not in the test suite.
+ratio to the pipeline, how far resident memory grows while each runs, and how well
+each backend's labels agree with fp32 torch. Measures, does not assert: timings
+belong here, not in the test suite.
 """
 
 from __future__ import annotations
@@ -114,19 +115,19 @@ def main() -> None:
     # Rounds, not one contender after another: the machine's speed drifts, and every
     # contender should be timed across the same stretch of it.
     secs: dict[str, list[float]] = {name: [] for name in contenders}
-    peak: dict[str, float] = dict.fromkeys(contenders, 0.0)
+    growth: dict[str, float] = dict.fromkeys(contenders, 0.0)
     last: dict[str, Any] = {}
     for _ in range(args.repeat):
         for name, fn in contenders.items():
             last[name], took, mem = timed(fn)
             secs[name].append(took)
-            peak[name] = max(peak[name], mem)
+            growth[name] = max(growth[name], mem)
     shutil.rmtree(tmp)
 
     rows = []
     ref = last.get("conflictclf torch")
     for name in contenders:
-        row = {"backend": name, "sent_per_s": len(texts) / float(np.median(secs[name])), "peak_mib": peak[name]}
+        row = {"backend": name, "sent_per_s": len(texts) / float(np.median(secs[name])), "rss_growth_mib": growth[name]}
         backend = name.removeprefix("conflictclf ")
         if ref is not None and backend in classifiers:
             cut = classifiers[backend].thresholds
@@ -136,7 +137,7 @@ def main() -> None:
         rows.append(row)
     base_rate = rows[0]["sent_per_s"]
 
-    print(f"\n{len(texts)} sentences, median of {args.repeat} runs, model {model_dir}, {os.cpu_count()} CPUs, "
+    print(f"\n{len(texts)} sentences, median of {args.repeat} rounds, model {model_dir}, {os.cpu_count()} CPUs, "
           f"torch threads {__import__('torch').get_num_threads()}\n")
     print("| backend | sentences/s | × pipeline | RSS growth MiB | labels = fp32 (all / test split) | max score diff |")
     print("|---|---:|---:|---:|---:|---:|")
@@ -144,7 +145,7 @@ def main() -> None:
         agree = f"{r['agree_all']:.2%} / {r['agree_test']:.2%}" if "agree_all" in r else ""
         diff = f"{r['max_diff']:.4f}" if "max_diff" in r else ""
         print(f"| {r['backend']} | {r['sent_per_s']:.0f} | {r['sent_per_s'] / base_rate:.1f} | "
-              f"{r['peak_mib']:.0f} | {agree} | {diff} |")
+              f"{r['rss_growth_mib']:.0f} | {agree} | {diff} |")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
 

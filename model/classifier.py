@@ -32,8 +32,8 @@ from conflictclf.model.paths import default_model_dir
 META_FILE = "conflictclf.json"
 WEIGHTS_FILE = "model.safetensors"
 # Sentences per forward pass at inference; length-sorting keeps padding small at this size.
-# 32 measured 10-15% faster than 64 for ONNX Runtime runs on one core each and no slower
-# for torch (benchmarks/throughput.py --batch-size).
+# 32 measured 10-15% faster than 64 for ONNX Runtime runs on one core each and made no
+# difference beyond run-to-run noise for torch (benchmarks/throughput.py --batch-size).
 DEFAULT_BATCH_SIZE = 32
 
 
