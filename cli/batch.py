@@ -18,6 +18,7 @@ def batch_cli(
     output: Path = typer.Argument(..., help="Output file; its extension (.jsonl, .csv, .parquet) sets the format."),
     text_field: str = typer.Option("text", "--text-field", help="Field holding the text to classify."),
     id_field: str = typer.Option("id", "--id-field", help="Field identifying a record (reported with rejects)."),
+    context_field: str | None = typer.Option(None, "--context-field", help="Field holding each record's preceding sentence, for models trained with context; a sentence-only model ignores it (the manifest says which)."),
     segment: bool = typer.Option(False, "--segment", help="Records are articles: output one row per sentence with index and offsets."),
     batch_size: int = typer.Option(DEFAULT_BATCH_SIZE, "--batch-size", min=1, help="Sentences per forward pass."),
     chunk_size: int = typer.Option(DEFAULT_CHUNK_SIZE, "--chunk-size", min=1, help="Input rows per resumable chunk."),
@@ -38,7 +39,7 @@ def batch_cli(
     """
     opts = BatchOptions(text_field=text_field, id_field=id_field, segment=segment, batch_size=batch_size,
                         chunk_size=chunk_size, backend=backend, threshold=threshold, resume=resume,
-                        threads=threads)
+                        threads=threads, context_field=context_field)
     if engine == "ray":
         from conflictclf.model.ray_engine import run_batch_ray
 

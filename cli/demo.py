@@ -9,6 +9,7 @@ import typer
 
 from conflictclf.cli._util import err, handle_errors
 from conflictclf.model.paths import default_model_dir
+from conflictclf.train.config import TrainConfig
 
 # A seed article from the held-out test split, so the demo shows unseen text.
 EXAMPLE_ARTICLE = "002_6de1bcf2359c4b2d.txt"
@@ -18,6 +19,7 @@ EXAMPLE_ARTICLE = "002_6de1bcf2359c4b2d.txt"
 def demo_cli(
     model: Path | None = typer.Option(None, "--model", "-m", help="Model directory. Default: the per-user model."),
     retrain: bool = typer.Option(False, "--retrain", help="Train even if the model exists."),
+    preset: str = typer.Option(TrainConfig.preset, "--preset", help="Model to train if there is none: accurate (all-mpnet-base-v2, about 15 min on 2 CPU cores) or fast (all-MiniLM-L6-v2, about 10 min)."),
 ) -> None:
     """Train the default model if there is none, then classify the bundled example article.
 
@@ -25,13 +27,12 @@ def demo_cli(
     """
     from conflictclf.cli.classify import classify_cli
     from conflictclf.model.classifier import META_FILE
-    from conflictclf.train.config import TrainConfig
     from conflictclf.train.trainer import train
 
     target = model or default_model_dir()
     if retrain or not (target / META_FILE).is_file():
-        err.print(f"no model at {target}: training the default model on the bundled corpus (a few minutes on a CPU)",
-                  markup=False)
-        train(TrainConfig(), None, target, log=lambda m: err.print(m, markup=False))
+        err.print(f"no model at {target}: training the {preset} preset on the bundled corpus "
+                  "(minutes on a GPU, 10-20 on a 2-core CPU)", markup=False)
+        train(TrainConfig.for_preset(preset), None, target, log=lambda m: err.print(m, markup=False))
     article = str(files("conflictclf.data") / "articles" / EXAMPLE_ARTICLE)
     classify_cli(files=[article], text=None, model=target, fmt="table", threshold=None, labels=None, backend="auto")

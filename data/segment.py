@@ -30,6 +30,12 @@ _FURNITURE = [
         r"^(photo|image|video|credit)\s*:",
     )
 ]
+# pysbd's cost grows with the square of a line's length (a 800-sentence line took 6 s), so
+# lines longer than _MAX_SPAN are first cut where a sentence surely ends: after a lowercase
+# word of 3+ letters and [.!?] (not "U.S." or "Gen."), before a capital. Shorter lines, which
+# is nearly every news paragraph, go to pysbd whole, exactly as before.
+_MAX_SPAN = 2000
+_SAFE_END = re.compile(r"(?<=[a-z]{3}[.!?])[’”\"']?\s+(?=[“‘\"']?[A-Z])")
 _HAS_WORD = re.compile(r"[^\W\d_]{2,}")
 _TAG = re.compile(r"<(script|style)\b.*?</\1\s*>|<!--.*?-->|<[^>]+>", re.IGNORECASE | re.DOTALL)
 _BLOCK = re.compile(r"</?(p|div|br|h[1-6]|li|tr|article|section|header|footer|title)\b[^>]*>", re.IGNORECASE)
@@ -48,7 +54,8 @@ def is_furniture(text: str) -> bool:
     t = text.strip()
     if not _HAS_WORD.search(t):
         return True
-    if sum(c in "{};<>=" for c in t) >= 3:  # code or markup, not prose
+    # code or markup, not prose; semicolons alone are not a sign: long prose lines have them
+    if sum(c in "{}<>=" for c in t) >= 3:
         return True
     return any(p.search(t) for p in _FURNITURE)
 
@@ -66,10 +73,10 @@ def segment(text: str) -> list[Sentence]:
     for line in re.finditer(r"[^\n]+", text):
         if not line.group().strip() or is_furniture(line.group()):
             continue
-        for span in _segmenter().segment(line.group()):
-            base = line.start() + span.start
-            for start, end in _split_glued(span.sent):
-                piece = span.sent[start:end]
+        for offset, sent in _pysbd(line.group()):
+            base = line.start() + offset
+            for start, end in _split_glued(sent):
+                piece = sent[start:end]
                 if out and _ONLY_CLOSERS.match(piece):
                     # a closing quote pysbd cut off belongs to the sentence before it
                     prev = out[-1]
@@ -81,6 +88,25 @@ def segment(text: str) -> list[Sentence]:
                 if piece and not is_furniture(piece):
                     s = base + start + lead
                     out.append(Sentence(len(out), s, s + len(piece), piece))
+    return out
+
+
+def _pysbd(line: str) -> list[tuple[int, str]]:
+    """(offset in line, sentence) from pysbd, run on safe pieces of a long line."""
+    return [(offset + span.start, span.sent) for offset, chunk in _spans(line)
+            for span in _segmenter().segment(chunk)]
+
+
+def _spans(line: str) -> list[tuple[int, str]]:
+    """(offset, text) pieces of a line, each at most about _MAX_SPAN characters when it can be cut safely."""
+    if len(line) <= _MAX_SPAN:
+        return [(0, line)]
+    out, start = [], 0
+    for m in _SAFE_END.finditer(line):
+        if m.end() - start >= _MAX_SPAN // 2:
+            out.append((start, line[start:m.end()]))
+            start = m.end()
+    out.append((start, line[start:]))
     return out
 
 

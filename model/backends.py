@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol
 
@@ -107,14 +107,25 @@ class CheckedBackend:
                  name: str) -> None:
         self.fast, self.name, self.workers = fast, name, fast.workers
         self.threshold_logits, self.margin = _logit(np.asarray(thresholds, dtype=np.float64)), margin
-        # The exact model is first needed after the fast pass: loading it meanwhile hides
-        # most of its load time (0.1-0.25 s for MiniLM, against about 3 s for 2,000 sentences).
-        loader = ThreadPoolExecutor(1, thread_name_prefix="conflictclf-load")
-        self._exact = loader.submit(load_exact)
-        loader.shutdown(wait=False)
+        self._load_exact = load_exact
+        self._exact: Future[Backend] | None = None
+
+    def prefetch(self) -> None:
+        """Start loading the exact model in the background, if not started yet.
+
+        On a long input the exact model is first needed after the fast pass, so loading it
+        meanwhile hides its load time. A short input (one sentence from `classify --text`)
+        may need no recheck at all, and should not wait for a model it never uses.
+        """
+        if self._exact is None:
+            loader = ThreadPoolExecutor(1, thread_name_prefix="conflictclf-load")
+            self._exact = loader.submit(self._load_exact)
+            loader.shutdown(wait=False)
 
     @property
     def exact(self) -> Backend:
+        self.prefetch()
+        assert self._exact is not None
         return self._exact.result()
 
     def __call__(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:

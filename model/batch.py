@@ -39,6 +39,8 @@ class BatchOptions:
     threshold: float | None = None
     resume: bool = False
     threads: int | None = None  # CPU threads for the ONNX backends; None: every CPU available
+    # field holding each record's preceding sentence; only a model trained with context reads it
+    context_field: str | None = None
 
 
 @dataclass
@@ -230,6 +232,7 @@ def write_manifest(output: Path, clf: EventClassifier, opts: BatchOptions, summa
         "model": {"path": str(clf.path), "sha256": weights_hash(clf.path), "backend": clf.backend.name,
                   "labels": clf.labels, "thresholds": dict(zip(clf.labels, map(float, clf.thresholds)))},
         "threshold_override": opts.threshold,
+        "context": {"field": opts.context_field, "used": bool(opts.context_field) and clf.uses_context},
         "package_version": package_version(),
         "options": asdict(opts),
         "inputs": [{"path": f, "bytes": os.path.getsize(f)} for f in summary.inputs],

@@ -28,6 +28,7 @@ from conflictclf.model.backends import (
 )
 from conflictclf.model.errors import ModelError
 from conflictclf.model.paths import default_model_dir
+from conflictclf.model.tokenize import Tokenizer
 
 META_FILE = "conflictclf.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -35,6 +36,9 @@ WEIGHTS_FILE = "model.safetensors"
 # 32 measured 10-15% faster than 64 for ONNX Runtime runs on one core each and made no
 # difference beyond run-to-run noise for torch (benchmarks/throughput.py --batch-size).
 DEFAULT_BATCH_SIZE = 32
+# From this many sentences on, the checked int8 path loads its fp32 model while the int8
+# pass runs (some rows will surely need it); below, only once a row turns out uncertain.
+PREFETCH_MIN_ROWS = 64
 
 
 @dataclass(frozen=True)
@@ -69,7 +73,7 @@ class EventClassifier:
     ['attack']
     """
 
-    def __init__(self, tokenizer, backend: Backend, labels: Sequence[str], thresholds: Sequence[float],
+    def __init__(self, tokenizer: Tokenizer, backend: Backend, labels: Sequence[str], thresholds: Sequence[float],
                  max_length: int = 128, meta: dict[str, Any] | None = None, path: Path | None = None) -> None:
         self.tokenizer = tokenizer
         self.backend = backend
@@ -78,6 +82,15 @@ class EventClassifier:
         self.max_length = max_length
         self.meta = meta or {}
         self.path = path
+
+    @property
+    def uses_context(self) -> bool:
+        """Whether the model was trained to read a sentence's preceding sentence.
+
+        The shipped presets read each sentence alone: the context models tried so far
+        lost to sentence-only ones on the probes (data/README.md), so none is built yet.
+        """
+        return bool(self.meta.get("context", False))
 
     @classmethod
     def from_pretrained(cls, path: str | Path | None = None, backend: str = "auto",
@@ -91,14 +104,9 @@ class EventClassifier:
             raise ModelError(f"unknown backend {backend!r} (choose from {', '.join(BACKENDS)})")
         path = Path(path).expanduser() if path else default_model_dir()
         meta = read_meta(path)
-        quiet_transformers()
-        from transformers import AutoTokenizer
-
-        try:
-            tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True, trust_remote_code=False)
-        except Exception as exc:  # tokenizers raise a variety of untyped errors on bad files
-            raise ModelError(f"{path}: cannot load tokenizer ({exc.__class__.__name__})") from None
-        chosen = resolve_backend(backend, path)
+        max_length = int(meta.get("config", {}).get("max_length", 128))
+        tokenizer = Tokenizer(path, max_length)
+        chosen = resolve_backend(backend, path, meta)
         labels = meta["labels"]
         thresholds = [meta["thresholds"][lab] for lab in labels]
         workers = threads or available_cpus()
@@ -113,15 +121,19 @@ class EventClassifier:
                                     thresholds, INT8_RECHECK_MARGIN, chosen)
         else:
             engine = TorchBackend(load_torch_model(path), bf16=chosen == "bf16")
-        return cls(tokenizer, engine, labels, thresholds,
-                   max_length=int(meta.get("config", {}).get("max_length", 128)), meta=meta, path=path)
+        return cls(tokenizer, engine, labels, thresholds, max_length=max_length, meta=meta, path=path)
 
     def predict_proba(self, texts: Sequence[str], batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
         """Scores in [0, 1], shape (len(texts), len(self.labels)), rows in input order."""
         out = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
+        checked = self.backend if isinstance(self.backend, CheckedBackend) else None
+        if checked and len(texts) >= PREFETCH_MIN_ROWS:
+            checked.prefetch()
         self._score(self.backend, texts, np.arange(len(texts)), out, batch_size)
-        if isinstance(self.backend, CheckedBackend):
-            self._score(self.backend.exact, texts, self.backend.uncertain(out), out, batch_size)
+        if checked:
+            rows = checked.uncertain(out)
+            if len(rows):
+                self._score(checked.exact, texts, rows, out, batch_size)
         return out
 
     def predict(self, texts: Sequence[str], threshold: float | None = None,
@@ -161,10 +173,9 @@ class EventClassifier:
         """Length-sorted batches, each padded only to its own longest sentence."""
         if not len(texts):
             return
-        enc = self.tokenizer(list(texts), truncation=True, max_length=self.max_length,
-                             return_attention_mask=False, return_token_type_ids=False)["input_ids"]
+        enc = self.tokenizer(texts)
         order = np.argsort([len(x) for x in enc], kind="stable")
-        pad = self.tokenizer.pad_token_id or 0
+        pad = self.tokenizer.pad_token_id
         for start in range(0, len(order), batch_size):
             idx = order[start:start + batch_size]
             width = max(len(enc[i]) for i in idx)
@@ -188,17 +199,22 @@ def available_cpus() -> int:
         return os.cpu_count() or 1
 
 
-def resolve_backend(backend: str, path: Path) -> str:
-    """`auto`: the checked int8 ONNX export if the model has one, else fp32 torch.
+def resolve_backend(backend: str, path: Path, meta: dict[str, Any] | None = None) -> str:
+    """`auto`: the checked int8 ONNX export if it passed its agreement check, else fp32 ONNX
+    if exported, else fp32 torch.
 
     bf16 is never chosen automatically: on CPUs without AMX it measured slower than
     fp32 (benchmarks/throughput.py); ask for it with backend="bf16" where it pays.
     """
     if backend != "auto":
         return backend
-    if (path / ONNX_INT8_FILE).is_file() and (path / ONNX_FILE).is_file():
+    if not (path / ONNX_FILE).is_file():
+        return "torch"
+    # exports made before the check existed carry no verdict: they were checked by hand
+    int8_ok = (meta or {}).get("export", {}).get("int8_used", True)
+    if int8_ok and (path / ONNX_INT8_FILE).is_file():
         return "onnx-int8"
-    return "torch"
+    return "onnx"
 
 
 def quiet_transformers() -> None:
@@ -210,6 +226,7 @@ def quiet_transformers() -> None:
 
 
 def load_torch_model(path: Path):
+    quiet_transformers()
     from transformers import AutoModelForSequenceClassification
 
     try:

@@ -9,9 +9,30 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 from conflictclf.model.backends import ONNX_FILE, ONNX_INT8_FILE
-from conflictclf.model.classifier import load_torch_model, quiet_transformers, read_meta
+from conflictclf.model.classifier import META_FILE, load_torch_model, quiet_transformers, read_meta
 from conflictclf.model.errors import ModelError
+
+# The int8 copy is used only if its checked decisions (int8, with the fp32 recheck near the
+# thresholds) agree with fp32 on at least this share of the check sentences.
+MIN_INT8_AGREEMENT = 0.995
+
+
+@dataclass
+class ExportCheck:
+    """How the checked int8 path compared with fp32 on the check sentences."""
+
+    sentences: int
+    agreement: float  # share of sentences whose label set is identical
+    used: bool
+
+    def to_dict(self, min_agreement: float) -> dict:
+        return {"sentences": self.sentences, "agreement": round(self.agreement, 6), "int8_used": self.used,
+                "min_agreement": min_agreement}
 
 
 # The first layer's feed-forward output projection stays fp32. Its input (the first GELU
@@ -80,3 +101,26 @@ def _quiet_root_logger() -> Iterator[None]:
         yield
     finally:
         logging.disable(logging.NOTSET)
+
+
+def export_checked(model_dir: Path, texts: Sequence[str]) -> ExportCheck:
+    """Export fp32 and int8 ONNX, then keep int8 for `auto` only if it decides like fp32.
+
+    The verdict goes into the model's metadata (`export`), where `auto` reads it, so a
+    model whose int8 copy disagrees runs its fp32 ONNX export instead.
+    """
+    from conflictclf.model.classifier import EventClassifier
+
+    export_onnx(model_dir, int8=True)
+    exact = EventClassifier.from_pretrained(model_dir, backend="onnx").predict(list(texts))
+    fast = EventClassifier.from_pretrained(model_dir, backend="onnx-int8").predict(list(texts))
+    same = sum(a.labels == b.labels for a, b in zip(exact, fast))
+    agreement = same / len(texts) if len(texts) else 1.0
+    check = ExportCheck(len(texts), agreement, agreement >= MIN_INT8_AGREEMENT)
+    meta_path = model_dir / META_FILE
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    meta["export"] = check.to_dict(MIN_INT8_AGREEMENT)
+    tmp = meta_path.with_name(meta_path.name + ".tmp")
+    tmp.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(meta_path)
+    return check

@@ -70,3 +70,33 @@ def test_bf16_backend_close_to_fp32(tiny_model):
 def test_meta_labels_drive_columns(tiny_model):
     clf = EventClassifier.from_pretrained(tiny_model)
     assert clf.labels == json.loads((tiny_model / "conflictclf.json").read_text())["labels"]
+
+
+def test_light_tokenizer_gives_the_transformers_ids(tiny_model):
+    from transformers import AutoTokenizer
+
+    from conflictclf.model.tokenize import Tokenizer
+
+    texts = TEXTS + ["", "Militia FIRED rockets; the base's gate — burned!", "word " * 200]
+    ref = AutoTokenizer.from_pretrained(tiny_model)(texts, truncation=True, max_length=32)["input_ids"]
+    light = Tokenizer(tiny_model, 32)
+    assert light(texts) == ref
+    assert light.pad_token_id == AutoTokenizer.from_pretrained(tiny_model).pad_token_id
+
+
+def test_onnx_path_imports_neither_torch_nor_transformers(tiny_model):
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from conflictclf.cli.main import app\n"
+        f"sys.argv = ['conflictclf', 'classify', '--model', {str(tiny_model)!r}, '--text', 'militia fired rockets',"
+        " '--format', 'json']\n"
+        "try:\n    app()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
+        "print('LOADED', 'torch' in sys.modules, 'transformers' in sys.modules)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert '"labels"' in proc.stdout
+    assert "LOADED False False" in proc.stdout

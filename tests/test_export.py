@@ -76,3 +76,30 @@ def test_int8_keeps_the_first_feed_forward_output_in_fp32(tiny_model, tmp_path):
     float_matmuls = [n.name for n in nodes if n.op_type == "MatMul" and "dense" in n.name]
     assert float_matmuls == ["/bert/encoder/layer.0/output/dense/MatMul"]
     assert sum(n.op_type == "MatMulInteger" for n in nodes) > 4  # the rest is quantized
+
+
+def test_train_writes_a_checked_export_that_auto_uses(tiny_model):
+    import json
+
+    meta = json.loads((tiny_model / "conflictclf.json").read_text())
+    assert meta["export"]["sentences"] == 15  # the tiny corpus's test split
+    assert meta["export"]["int8_used"] is (meta["export"]["agreement"] >= 0.995)
+    assert (tiny_model / "onnx" / "model-int8.onnx").is_file()
+    expected = "onnx-int8" if meta["export"]["int8_used"] else "onnx"
+    assert EventClassifier.from_pretrained(tiny_model).backend.name == expected
+
+
+def test_an_int8_copy_that_disagrees_is_not_used(tiny_model, tmp_path, monkeypatch):
+    import json
+    import shutil
+
+    from conflictclf.model import export
+
+    d = tmp_path / "m"
+    shutil.copytree(tiny_model, d)
+    monkeypatch.setattr(export, "MIN_INT8_AGREEMENT", 1.01)  # no copy can reach it
+    check = export.export_checked(d, TEXTS)
+    assert not check.used and check.sentences == 3
+    assert json.loads((d / "conflictclf.json").read_text())["export"]["int8_used"] is False
+    assert EventClassifier.from_pretrained(d).backend.name == "onnx"
+    assert EventClassifier.from_pretrained(d, backend="onnx-int8").backend.name == "onnx-int8"  # still on request

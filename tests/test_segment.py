@@ -55,3 +55,23 @@ def test_html_to_text():
 
 def test_empty_text():
     assert segment("") == [] and segment("\n\n  \n") == []
+
+
+def test_a_very_long_line_is_cut_safely_and_keeps_offsets():
+    from conflictclf.data.segment import _MAX_SPAN, segment
+
+    sentences = [f"Gen. Smith of the U.S. Army said {n} rockets hit the base near Kharkiv on Monday." for n in range(200)]
+    line = " ".join(sentences)
+    assert len(line) > 5 * _MAX_SPAN
+    got = segment(line)
+    assert [s.text for s in got] == sentences
+    assert all(line[s.start:s.end] == s.text for s in got)
+
+
+def test_prose_with_semicolons_is_not_taken_for_code():
+    from conflictclf.data.segment import segment
+
+    line = ("Shells hit the market; the clinic lost power; two schools closed; the governor said the town was "
+            "without water.")
+    assert [s.text for s in segment(line)] == [line]
+    assert segment("var x = 1; if (a === b) { run(); }") == []

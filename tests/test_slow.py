@@ -22,7 +22,7 @@ def test_real_base_model_metrics_match_recomputation(tmp_path):
             seen[r.split] += 1
             records.append({"id": r.id, "text": r.text, "labels": list(r.labels), "split": r.split, "doc": r.doc})
     data = write_jsonl(tmp_path / "subset.jsonl", records)
-    cfg = TrainConfig(epochs=1, max_length=64, batch_size=16)
+    cfg = TrainConfig.load(None, {"preset": "fast", "epochs": 1, "max_length": 64, "batch_size": 16})
     res = train(cfg, [data], tmp_path / "model", log=lambda m: None, progress=False)
     assert res.labels == ["attack", "claim", "retaliation", "threat"]
     meta = json.loads((tmp_path / "model" / "conflictclf.json").read_text())

