@@ -106,8 +106,6 @@ def main() -> None:
     secs: dict[str, list[float]] = {k: [] for k in contenders}
     for _ in range(args.repeat):
         for name, cmd in contenders.items():
-            for p in tmp.glob("*.jsonl.*"):  # rejects/manifest of the last round
-                p.unlink()
             secs[name].append(run([str(c) for c in cmd]))
     seg_rows = sum(1 for _ in (tmp / "seg.jsonl").open(encoding="utf-8"))
 

@@ -99,10 +99,9 @@ class TrainConfig:
             raise ConfigError(f"unknown config key {unknown[0]!r} (known: {', '.join(sorted(known))})")
         hints = typing.get_type_hints(cls)
         preset = str(values.get("preset", cls.preset))
-        if preset not in PRESETS:
-            raise ConfigError(f"preset must be one of {', '.join(PRESETS)}, not {preset!r}")
-        # The preset fills in what the file and the command line leave unset.
-        values = {**PRESETS[preset], **values, "preset": preset}
+        # The preset fills in what the file and the command line leave unset
+        # (an unknown preset name is reported by __post_init__).
+        values = {**PRESETS.get(preset, {}), **values, "preset": preset}
         return cls(**{k: _coerce(k, v, hints[k]) for k, v in values.items()})
 
     @classmethod
