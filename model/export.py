@@ -1,17 +1,15 @@
-"""ONNX export of a model directory, optionally with int8 dynamic quantization."""
+"""ONNX export of a model directory, optionally with int8 dynamic quantization, and its agreement check."""
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
-
-import json
-from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from conflictclf.model.backends import ONNX_FILE, ONNX_INT8_FILE
 from conflictclf.model.classifier import META_FILE, load_torch_model, quiet_transformers, read_meta
