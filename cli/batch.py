@@ -23,7 +23,7 @@ def batch_cli(
     batch_size: int = typer.Option(DEFAULT_BATCH_SIZE, "--batch-size", min=1, help="Sentences per forward pass."),
     chunk_size: int = typer.Option(DEFAULT_CHUNK_SIZE, "--chunk-size", min=1, help="Input rows per resumable chunk."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run from its last finished chunk."),
-    backend: str = typer.Option("auto", "--backend", help="auto (the cascade if train built one, else checked int8), cascade, onnx-int8, onnx, torch or bf16."),
+    backend: str = typer.Option("auto", "--backend", help="auto, torch, bf16, onnx or onnx-int8."),
     threads: int | None = typer.Option(None, "--threads", min=1, help="CPU threads for the ONNX backends (default: all this process may use; local engine)."),
     engine: str = typer.Option("local", "--engine", help="local, or ray (Ray Data; pip install 'conflictclf\\[ray]')."),
     ray_address: str | None = typer.Option(None, "--ray-address", help="Join this Ray cluster; default: start a local Ray."),

@@ -27,7 +27,7 @@ def classify_cli(
     fmt: str | None = typer.Option(None, "--format", "-f", help="table, json, jsonl or csv. Default: table on a terminal, else jsonl."),
     threshold: float | None = typer.Option(None, "--threshold", min=0.0, max=1.0, help="One threshold for all labels instead of the tuned ones."),
     labels: str | None = typer.Option(None, "--labels", help="Comma-separated labels to report (default: all)."),
-    backend: str = typer.Option("auto", "--backend", help="auto (the cascade if train built one, else checked int8), cascade, onnx-int8, onnx, torch or bf16."),
+    backend: str = typer.Option("auto", "--backend", help="auto, torch, bf16, onnx or onnx-int8."),
 ) -> None:
     """Split articles into sentences and label each one.
 

@@ -11,7 +11,7 @@ import numpy as np
 
 from conflictclf.model.errors import ModelError
 
-BACKENDS = ("auto", "cascade", "torch", "bf16", "onnx", "onnx-int8")
+BACKENDS = ("auto", "torch", "bf16", "onnx", "onnx-int8")
 ONNX_FILE = "onnx/model.onnx"
 ONNX_INT8_FILE = "onnx/model-int8.onnx"
 # int8 decisions within this distance (in logits) of a label's threshold are recomputed in

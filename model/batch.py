@@ -229,7 +229,7 @@ def write_manifest(output: Path, clf: EventClassifier, opts: BatchOptions, summa
         "output": str(output),
         "rejects": str(rejects_path(output)),
         "engine": engine,
-        "model": {"path": str(clf.path), "sha256": weights_hash(clf.path), "backend": clf.backend_name,
+        "model": {"path": str(clf.path), "sha256": weights_hash(clf.path), "backend": clf.backend.name,
                   "labels": clf.labels, "thresholds": dict(zip(clf.labels, map(float, clf.thresholds)))},
         "threshold_override": opts.threshold,
         "context": {"field": opts.context_field, "used": bool(opts.context_field) and clf.uses_context},
@@ -251,7 +251,7 @@ def _run_key(files: list[Path], opts: BatchOptions, clf: EventClassifier) -> dic
     """What must not change between a run and its resume."""
     return {"inputs": [[str(f), f.stat().st_size, f.stat().st_mtime_ns] for f in files],
             "chunk_size": opts.chunk_size, "text_field": opts.text_field, "segment": opts.segment,
-            "threshold": opts.threshold, "model": str(clf.path), "backend": clf.backend_name}
+            "threshold": opts.threshold, "model": str(clf.path), "backend": clf.backend.name}
 
 
 def _load_state(work: Path, key: dict, resume: bool) -> dict:

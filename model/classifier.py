@@ -26,7 +26,6 @@ from conflictclf.model.backends import (
     TorchBackend,
     require_export,
 )
-from conflictclf.model.cascade import FirstStage, cascade_ready, load_first_stage
 from conflictclf.model.errors import ModelError
 from conflictclf.model.paths import default_model_dir
 from conflictclf.model.tokenize import Tokenizer
@@ -83,17 +82,6 @@ class EventClassifier:
         self.max_length = max_length
         self.meta = meta or {}
         self.path = path
-        self.first_stage: FirstStage | None = None
-
-    @property
-    def backend_name(self) -> str:
-        """What scores the sentences: the backend, behind the cascade's student if there is one."""
-        return f"cascade+{self.backend.name}" if self.first_stage else self.backend.name
-
-    def attach_first_stage(self, stage: FirstStage | None) -> EventClassifier:
-        """Let a student decide the sentences it is sure of before this model sees the rest."""
-        self.first_stage = stage
-        return self
 
     @property
     def uses_context(self) -> bool:
@@ -120,11 +108,6 @@ class EventClassifier:
         max_length = int(meta.get("config", {}).get("max_length", 128))
         tokenizer = Tokenizer(path, max_length)
         chosen = resolve_backend(backend, path, meta)
-        cascade = chosen == "cascade"
-        if cascade:
-            if not cascade_ready(path, meta):
-                raise ModelError(f"{path}: this model has no checked cascade student; use another backend")
-            chosen = resolve_backend("auto", path, meta, cascade=False)
         labels = meta["labels"]
         thresholds = [meta["thresholds"][lab] for lab in labels]
         workers = threads or available_cpus()
@@ -139,21 +122,17 @@ class EventClassifier:
                                     thresholds, INT8_RECHECK_MARGIN, chosen)
         else:
             engine = TorchBackend(load_torch_model(path), bf16=chosen == "bf16")
-        clf = cls(tokenizer, engine, labels, thresholds, max_length=max_length, meta=meta, path=path)
-        return clf.attach_first_stage(load_first_stage(path, meta, workers) if cascade else None)
+        return cls(tokenizer, engine, labels, thresholds, max_length=max_length, meta=meta, path=path)
 
     def predict_proba(self, texts: Sequence[str], batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
         """Scores in [0, 1], shape (len(texts), len(self.labels)), rows in input order."""
         out = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
-        rows = np.arange(len(texts))
-        if self.first_stage is not None:
-            rows = self.first_stage.score(texts, out, batch_size)
         checked = self.backend if isinstance(self.backend, CheckedBackend) else None
-        if checked and len(rows) >= PREFETCH_MIN_ROWS:
+        if checked and len(texts) >= PREFETCH_MIN_ROWS:
             checked.prefetch()
-        self._score(self.backend, texts, rows, out, batch_size)
+        self._score(self.backend, texts, np.arange(len(texts)), out, batch_size)
         if checked:
-            rows = rows[checked.uncertain(out[rows])]
+            rows = checked.uncertain(out)
             if len(rows):
                 self._score(checked.exact, texts, rows, out, batch_size)
         return out
@@ -221,19 +200,15 @@ def available_cpus() -> int:
         return os.cpu_count() or 1
 
 
-def resolve_backend(backend: str, path: Path, meta: dict[str, Any] | None = None, cascade: bool = True) -> str:
-    """`auto`: the cascade if train built and checked one (model/cascade.py), else the
-    checked int8 ONNX export if it passed its agreement check, else fp32 ONNX if
-    exported, else fp32 torch. The cascade's second stage is what `auto` would run
-    without it.
+def resolve_backend(backend: str, path: Path, meta: dict[str, Any] | None = None) -> str:
+    """`auto`: the checked int8 ONNX export if it passed its agreement check, else fp32 ONNX
+    if exported, else fp32 torch.
 
     bf16 is never chosen automatically: on CPUs without AMX it measured slower than
     fp32 (benchmarks/throughput.py); ask for it with backend="bf16" where it pays.
     """
     if backend != "auto":
         return backend
-    if cascade and cascade_ready(path, meta or {}) and (path / ONNX_FILE).is_file():
-        return "cascade"
     if not (path / ONNX_FILE).is_file():
         return "torch"
     # exports made before the check existed carry no verdict: they were checked by hand

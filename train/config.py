@@ -66,12 +66,6 @@ class TrainConfig:
     threshold_min: float = _f(0.3, "lowest decision threshold the dev-set search may pick")
     threshold_max: float = _f(0.7, "highest decision threshold the dev-set search may pick")
     export: bool = _f(True, "also write the ONNX export and the checked int8 copy, so classify and batch are fast with no manual step")
-    # Off by default: on the bundled corpus the student decides only about a fifth of
-    # news-length sentences at a margin that keeps labels exact (README, "Fast inference").
-    cascade: bool = _f(False, "also distil a small student that decides the sentences it is sure of, before the model sees the rest (needs export; adds a MiniLM training run to train)")
-    student_model: str = _f(MINILM, "the cascade student's encoder: small, so that its pass costs little")
-    student_epochs: int = _f(4, "the student learns the model's logits; more epochs let it decide more sentences alone")
-    student_learning_rate: float = _f(1e-4, "MiniLM's step, as in the fast preset")
     labels: list[str] | None = _f(None, "label names in column order; default: every label found in the training data, sorted")
 
     def __post_init__(self) -> None:
@@ -82,7 +76,7 @@ class TrainConfig:
             raise ConfigError(f"bf16 must be auto, true or false, not {self.bf16!r}")
         if self.class_weighting not in ("none", "sqrt", "balanced"):
             raise ConfigError(f"class_weighting must be none, sqrt or balanced, not {self.class_weighting!r}")
-        for name in ("max_length", "epochs", "batch_size", "eval_batch_size", "student_epochs"):
+        for name in ("max_length", "epochs", "batch_size", "eval_batch_size"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1")
         if not 0 < self.learning_rate < 1:

@@ -12,21 +12,7 @@ def metrics_markdown(rep: dict) -> str:
     return "\n".join(rows)
 
 
-def student_card(meta: dict) -> str:
-    """The cascade student's card: it is not a classifier to use alone."""
-    return f"""# conflictclf cascade student
-
-`{meta['config']['base_model']}` trained to reproduce the logits of the model in the parent
-directory (not the human labels), so that the parent's thresholds apply to it. The parent
-uses it as the first stage of its cascade: it decides only the sentences whose every label
-lies far from the threshold (the margin in the parent's `conflictclf.json`, "cascade").
-Alone it is a weaker classifier than the parent; load the parent instead.
-"""
-
-
 def model_card(meta: dict) -> str:
-    if meta.get("role", "").startswith("cascade student"):
-        return student_card(meta)
     cfg = meta["config"]
     metrics = meta["metrics"]
     test = metrics.get("test")

@@ -168,8 +168,6 @@ def train(config: TrainConfig, data: Sequence[str | Path] | None = None, output:
         _save(trainer.model, tokenizer, meta, out_dir)
     if config.export:
         _export(out_dir, splits["test"] or splits["dev"], log)
-        if config.cascade:
-            _cascade(out_dir, splits, config, log)
     return TrainResult(out_dir, labels, th, metrics, time.time() - start)
 
 
@@ -181,19 +179,6 @@ def _export(out_dir: Path, check: list[Record], log: Log) -> None:
     verdict = ("int8 is the default backend" if result.used else
                f"int8 stays off (below {MIN_INT8_AGREEMENT:.1%}); the fp32 ONNX export is the default backend")
     log(f"int8 agrees with fp32 on {result.agreement:.2%} of {result.sentences} sentences: {verdict}")
-
-
-def _cascade(out_dir: Path, splits: dict[str, list[Record]], config: TrainConfig, log: Log) -> None:
-    from conflictclf.train.distill import build_cascade
-
-    check = splits["test"] or splits["dev"]
-    result = build_cascade(out_dir, splits["train"], splits["dev"], check, config, log)
-    if result.margin is None:
-        log("cascade: the student never matched the model on dev at any margin; it stays off")
-    else:
-        verdict = "the cascade is the default backend" if result.used else "the cascade stays off (below 99.5%)"
-        log(f"cascade: the student decides {result.decided:.0%} of {result.sentences} check sentences alone "
-            f"(margin {result.margin:g}); labels agree with the model alone on {result.agreement:.2%}: {verdict}")
 
 
 def _load_base(base: str, labels: list[str]):
@@ -227,15 +212,6 @@ def _dataset(records: list[Record], labels: list[str], tokenizer, max_length: in
         "text": [r.text for r in records],
         "labels": multi_hot([r.labels for r in records], labels).tolist(),
     })
-    return ds.map(lambda b: tokenizer(b["text"], truncation=True, max_length=max_length),
-                  batched=True, remove_columns=["text"], keep_in_memory=True)
-
-
-def _dataset_from(texts: list[str], targets: np.ndarray, tokenizer, max_length: int):
-    """Like `_dataset`, with float targets (the teacher's logits, for the cascade student)."""
-    from datasets import Dataset
-
-    ds = Dataset.from_dict({"text": texts, "labels": np.asarray(targets, dtype=np.float32).tolist()})
     return ds.map(lambda b: tokenizer(b["text"], truncation=True, max_length=max_length),
                   batched=True, remove_columns=["text"], keep_in_memory=True)
 
