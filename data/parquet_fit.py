@@ -11,9 +11,13 @@ engines and for every run of the same input, so a resumed run gives the same out
 - any other mismatch (say a string where the column so far holds integers) makes the
   record a reject, with the field named in its reason; the run goes on.
 
-"So far" is input order: rows within a part first, then parts in unit order when the
-parts are assembled. Each part carries each row's file and line in hidden columns,
-so a row dropped at assembly is still reported where it came from.
+"So far" is input order. A worker cannot know what came before its part, so it
+only cuts its part into runs of rows that fit one schema; assembly then takes the
+runs in input order, widening or, for a field that clashes, rejecting the run's
+rows that hold a value there. For top-level fields this judges each row exactly as
+a row-by-row pass would, whatever the chunk or block size. Each run carries each
+row's file and line in hidden columns, so a row dropped at assembly is reported
+where it came from.
 """
 
 from __future__ import annotations
@@ -53,37 +57,44 @@ def _reason(schema: pa.Schema, other: pa.Schema, names: list[str]) -> str:
     return f"field {name!r} holds {got}, but the Parquet output so far has {have} there"
 
 
-def rows_to_table(rows: list[dict[str, Any]], where: list[tuple[str, int]], id_field: str
-                  ) -> tuple[pa.Table, list[dict[str, Any]]]:
-    """One part: the rows that fit together (with hidden file/line columns) and rejects for the rest."""
+def rows_to_tables(rows: list[dict[str, Any]], where: list[tuple[str, int]], id_field: str
+                   ) -> tuple[list[pa.Table], list[dict[str, Any]]]:
+    """One part as runs of rows that fit one schema (each with hidden file/line columns).
+
+    A row that does not fit the run so far starts the next run rather than being judged
+    here: only assembly knows the schema of everything before this part. Rows Parquet
+    cannot store at all (say a list mixing numbers and text) are rejected at once.
+    """
     from conflictclf.model.batch import reject
 
     table = _fast_table(rows)
-    rejects: dict[tuple[str, int], dict[str, Any]] = {}
-    if table is None:  # keys differ between rows, or a type clash: fit row by row
-        schema: pa.Schema | None = None
-        keep = []
-        for row, (f, n) in zip(rows, where):
-            try:
-                rs = pa.Table.from_pylist([row]).schema
-            except pa.ArrowException as exc:
-                rejects.setdefault((f, n), reject(f, n, f"a field Parquet cannot store ({exc})", row.get(id_field)))
-                continue
-            merged = rs if schema is None else widen(schema, rs)
-            if merged is None:
-                assert schema is not None
-                reason = _reason(schema, rs, _conflicts(schema, rs))
-                rejects.setdefault((f, n), reject(f, n, reason, row.get(id_field)))
-                continue
-            schema = merged
-            keep.append((row, f, n))
-        # a segmented record gives several rows with the same fields: all go, or none
-        keep = [k for k in keep if (k[1], k[2]) not in rejects]
-        table = pa.Table.from_pylist([r for r, _, _ in keep], schema=schema) if keep else pa.table({})
-        where = [(f, n) for _, f, n in keep]
+    if table is not None:
+        return [_with_origin(table, where)], []
+    runs: list[tuple[pa.Schema, list[dict[str, Any]], list[tuple[str, int]]]] = []
+    rejects: list[dict[str, Any]] = []
+    for row, (f, n) in zip(rows, where):
+        try:
+            rs = pa.Table.from_pylist([row]).schema
+        except pa.ArrowException as exc:
+            if not rejects or (rejects[-1]["file"], rejects[-1]["line"]) != (f, n):
+                rejects.append(reject(f, n, f"a field Parquet cannot store ({exc})", row.get(id_field)))
+            continue
+        merged = widen(runs[-1][0], rs) if runs else None
+        if merged is None:
+            runs.append((rs, [row], [(f, n)]))
+        else:
+            runs[-1] = (merged, runs[-1][1] + [row], runs[-1][2] + [(f, n)])
+    return [_with_origin(pa.Table.from_pylist(rs_, schema=sc), wh) for sc, rs_, wh in runs], rejects
+
+
+def _with_origin(table: pa.Table, where: list[tuple[str, int]]) -> pa.Table:
     table = table.append_column(FILE_COL, pa.array([f for f, _ in where], pa.string()))
-    table = table.append_column(LINE_COL, pa.array([n for _, n in where], pa.int64()))
-    return table, list(rejects.values())
+    return table.append_column(LINE_COL, pa.array([n for _, n in where], pa.int64()))
+
+
+def run_files(part: Path, n: int) -> list[Path]:
+    """The files of a part's runs: `part-K-s000.parquet`, `part-K-s001.parquet`... (sorted = input order)."""
+    return [part.with_name(f"{part.stem}-s{i:03d}{part.suffix}") for i in range(n)]
 
 
 def _fast_table(rows: list[dict[str, Any]]) -> pa.Table | None:

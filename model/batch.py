@@ -301,21 +301,27 @@ def classify_part(clf: EventClassifier, good: list[tuple[str, int, dict[str, Any
     rows, rejects, classified = classify_rows(clf, good, opts, where)
     if out_fmt != "parquet":
         return rows, rejects, classified, len(rows)
-    table, misfits = parquet_fit.rows_to_table(rows, where, opts.id_field)
-    return table, rejects + misfits, classified - len(misfits), table.num_rows
+    tables, misfits = parquet_fit.rows_to_tables(rows, where, opts.id_field)
+    return tables, rejects + misfits, classified - len(misfits), sum(t.num_rows for t in tables)
 
 
 def write_part(part: Path, fmt: str, labels: list[str], rows: Any) -> None:
-    """One part, atomically: a retried or resumed unit overwrites it whole, never adds to it."""
-    tmp = part.with_name(f"{part.name}.{os.getpid()}.tmp")
+    """One part, atomically: a retried or resumed unit overwrites it whole, never adds to it.
+
+    For Parquet, `rows` are tables (runs that fit one schema each), written as one file per run.
+    """
     if fmt == "parquet":
         import pyarrow.parquet as pq
 
-        pq.write_table(rows, tmp)
-    else:
-        w = tabular.Writer(tmp, fmt, labels)
-        w.write(rows)
-        w.close()
+        for table, path in zip(rows, parquet_fit.run_files(part, len(rows))):
+            tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+            pq.write_table(table, tmp)
+            os.replace(tmp, path)
+        return
+    tmp = part.with_name(f"{part.name}.{os.getpid()}.tmp")
+    w = tabular.Writer(tmp, fmt, labels)
+    w.write(rows)
+    w.close()
     os.replace(tmp, part)
 
 
@@ -339,6 +345,7 @@ def _assemble(work: Path, n_chunks: int, fmt: str, labels: list[str], output: Pa
     late: list[dict[str, Any]] = []
     dropped = 0
     if fmt == "parquet":
+        parts = sorted(work.glob("part-*.parquet"))  # one file per run of rows with one schema
         import pyarrow.parquet as pq
 
         writer: list[Any] = []

@@ -190,6 +190,8 @@ def _assemble(work: Path, units: list[Unit], done: dict[int, dict[str, Any]], ou
               id_field: str) -> tuple[list[dict[str, Any]], int]:
     """Parts -> OUTPUT folder in unit order, renamed into place whole; returns (late rejects, rows dropped)."""
     parts = [work / part_name(u["k"], j, fmt) for u in units for j in range(done[u["k"]]["parts"])]
+    if fmt == "parquet":  # each part is one file per run of rows with one schema
+        parts = sorted(work.glob("part-*.parquet"))
     out_tmp = _fresh(output.with_name(f".{output.name}.tmp"))
     late: list[dict[str, Any]] = []
     dropped = 0

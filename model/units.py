@@ -28,7 +28,7 @@ COUNTS = ("read", "classified", "rejected", "output_rows")
 
 
 def part_name(k: int, j: int, fmt: str) -> str:
-    return f"part-{k:06d}-{j:04d}.{fmt}"
+    return f"part-{k:06d}-{j:04d}.{fmt}"  # a Parquet part is files part-K-J-sNNN.parquet (parquet_fit)
 
 
 def rejects_name(k: int, j: int) -> str:
