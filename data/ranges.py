@@ -39,8 +39,10 @@ def _plan_text(path: Path, fmt: str, block_bytes: int) -> list[Unit]:
     starts: list[tuple[int, int]] = [] if is_csv else [(0, 1)]
     target = 1 if is_csv else block_bytes
     pos = lines = quotes = 0  # offset of `buf` in the file; newlines and quotes before it
+    last = b"\n"
     with path.open("rb") as fh:
         for buf in iter(lambda: fh.read(SCAN_BYTES), b""):
+            last = buf[-1:]
             i, counted, nl, q = max(0, target - 1 - pos), 0, lines, quotes
             while i < len(buf):
                 j = buf.find(b"\n", i)
@@ -63,8 +65,10 @@ def _plan_text(path: Path, fmt: str, block_bytes: int) -> list[Unit]:
             pos += len(buf)
     header = tabular.fields(path) if is_csv else None
     ends = [s for s, _ in starts[1:]] + [size]
-    return [{"file": str(path), "fmt": fmt, "start": s, "end": e, "first_line": n, "header": header}
-            for (s, n), e in zip(starts, ends)]
+    next_lines = [n for _, n in starts[1:]] + [lines + (last != b"\n") + 1]
+    # "rows": the lines in the range, what progress counts against (blank lines and quoted newlines included)
+    return [{"file": str(path), "fmt": fmt, "start": s, "end": e, "first_line": n, "header": header, "rows": nn - n}
+            for (s, n), e, nn in zip(starts, ends, next_lines)]
 
 
 def _plan_parquet(path: Path, block_bytes: int) -> list[Unit]:
@@ -80,7 +84,8 @@ def _plan_parquet(path: Path, block_bytes: int) -> list[Unit]:
         size += rg.total_byte_size
         rows += rg.num_rows
         if size >= block_bytes or g == meta.num_row_groups - 1:
-            units.append({"file": str(path), "fmt": "parquet", "row_groups": groups, "first_line": first + 1})
+            units.append({"file": str(path), "fmt": "parquet", "row_groups": groups, "first_line": first + 1,
+                          "rows": rows})
             first += rows
             groups, size, rows = [], 0, 0
     return units

@@ -118,8 +118,11 @@ def _text_problem(text: Any, name: str) -> str | None:
     return None
 
 
-def plan_inputs(input_path: Path, text_field: str) -> tuple[list[Path], int]:
-    """Check inputs before anything is written (readable, known format, has the field); count rows."""
+def plan_inputs(input_path: Path, text_field: str, count: bool = True) -> tuple[list[Path], int]:
+    """Check inputs before anything is written (readable, known format, has the field); count rows.
+
+    `count=False` skips the count (a read of each file) for a caller that counts as it plans.
+    """
     files = tabular.input_files(input_path)
     total = 0
     for f in files:
@@ -127,8 +130,8 @@ def plan_inputs(input_path: Path, text_field: str) -> tuple[list[Path], int]:
         cols = tabular.fields(f)
         if cols is not None and cols and text_field not in cols:
             raise InputError(f"{f}: no field {text_field!r} (fields: {', '.join(cols)}); set --text-field")
-        total += tabular.count_rows(f)
-    if total == 0:
+        total += tabular.count_rows(f) if count else 0
+    if count and total == 0:
         raise InputError(f"{input_path}: the input holds no records")
     jsonl = [f for f in files if tabular.file_format(f) == "jsonl"]
     if jsonl:

@@ -85,12 +85,15 @@ def run_batch_ray(input_path: str | Path, output: str | Path, model: str | Path 
     fmt = tabular.file_format(output)
     if fmt == "csv":
         raise InputError(f"{output}: the ray engine writes .jsonl or .parquet output")
-    files, total = plan_inputs(input_path, opts.text_field)
+    files, _ = plan_inputs(input_path, opts.text_field, count=False)  # the unit plan counts rows
     model_dir = str(Path(model).expanduser().resolve() if model else default_model_dir())
     from conflictclf.model.classifier import EventClassifier
 
     clf = EventClassifier.from_pretrained(model_dir, backend=opts.backend)  # fail fast, and for the manifest
     units = plan_units([f.resolve() for f in files], opts.block_bytes)
+    total = sum(u["rows"] for u in units)
+    if total == 0:
+        raise InputError(f"{input_path}: the input holds no records")
     work = output.parent.resolve() / f".{output.name}.parts"
     done = open_work(work, _run_key(files, opts, model_dir, fmt), units, opts.resume)
     summary = BatchSummary(resumed_chunks=len(done), inputs=[str(f) for f in files])
@@ -110,7 +113,10 @@ def run_batch_ray(input_path: str | Path, output: str | Path, model: str | Path 
     summary.output, summary.rejects = str(output), str(rejects_path(output))
     summary.seconds = time.time() - start
     extra = {"ray": {"units": len(units), "resumed_units": len(done) - len(todo), "block_bytes": opts.block_bytes,
-                     "worker_peak_rss_mb": max((c.get("peak_rss_mb", 0) for c in done.values()), default=0)}}
+                     # per unit, in unit order: a worker's memory after it (peak so far, and now)
+                     "unit_peak_rss_mb": [done[u["k"]].get("peak_rss_mb") for u in units],
+                     "unit_rss_mb": [done[u["k"]].get("rss_mb") for u in units],
+                     "unit_worker_pid": [done[u["k"]].get("pid") for u in units]}}
     summary.manifest = str(write_manifest(output, clf, opts, summary, engine=f"ray ({n_workers} workers)",
                                           extra=extra))
     shutil.rmtree(work, ignore_errors=True)

@@ -12,6 +12,7 @@ output is assembled.
 from __future__ import annotations
 
 import json
+import os
 import resource
 import shutil
 import sys
@@ -70,6 +71,8 @@ def run_unit(clf: EventClassifier, unit: Unit, opts: BatchOptions, work: Path, o
     if good or bad or not counts["parts"]:
         flush()
     counts["peak_rss_mb"] = round(_peak_rss_mb(), 1)
+    counts["rss_mb"] = _rss_mb()
+    counts["pid"] = os.getpid()  # which worker ran it (a restarted worker has a new pid)
     atomic_text(work / done_name(k), json.dumps(counts))
     return counts
 
@@ -78,6 +81,15 @@ def _peak_rss_mb() -> float:
     """This process's peak resident memory so far (Linux reports KiB, macOS bytes)."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1 << 20) if sys.platform == "darwin" else peak / 1024
+
+
+def _rss_mb() -> float | None:
+    """Resident memory now (Linux only: /proc), to tell a growing worker from one that peaked once."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+    return round(pages * resource.getpagesize() / (1 << 20), 1)
 
 
 def open_work(work: Path, key: dict[str, Any], units: list[Unit], resume: bool) -> dict[int, dict[str, Any]]:

@@ -7,8 +7,8 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
-import psutil
 import pyarrow.parquet as pq
 import pytest
 
@@ -46,7 +46,10 @@ def test_ray_output_equals_local(tiny_model, tmp_path, local_ray, segment):
     src = make_jsonl(tmp_path / "in.jsonl", n=120)
     opts = BatchOptions(backend="torch", segment=segment, chunk_size=50, block_bytes=1000)  # ~14 lines a unit
     local = run_batch(src, tmp_path / "local.jsonl", tiny_model, opts)
-    remote = run_batch_ray(src, tmp_path / "ray.jsonl", tiny_model, opts, workers=2)
+    seen = []
+    remote = run_batch_ray(src, tmp_path / "ray.jsonl", tiny_model, opts, workers=2,
+                           on_progress=lambda done, total: seen.append((done, total)))
+    assert seen[0] == (0, 120) and seen[-1] == (120, 120) and len(seen) > 5  # progress as units finish
     manifest = json.loads((tmp_path / "ray.jsonl.manifest.json").read_text())
     assert manifest["ray"]["units"] > 5  # the file was streamed in byte ranges, bad lines in several of them
     assert (remote.read, remote.classified, remote.rejected, remote.output_rows) == \
@@ -94,6 +97,18 @@ def wait_for_done(parts, n, deadline_s=120):
     return len(list(parts.glob("done-*.json")))
 
 
+def busy_workers():
+    """Pids of Ray workers running a unit: Ray titles a worker process after the method it runs."""
+    pids = []
+    for d in Path("/proc").iterdir():
+        try:
+            if d.name.isdigit() and (d / "cmdline").read_bytes().split(b"\0")[0] == b"ray::_UnitWorker.run":
+                pids.append(int(d.name))
+        except OSError:  # the process ended meanwhile
+            pass
+    return pids
+
+
 def test_killed_worker_is_retried_and_rows_count_once(tiny_model, tmp_path, reference):
     from conflictclf.model.ray_engine import run_batch_ray
 
@@ -113,7 +128,7 @@ def test_killed_worker_is_retried_and_rows_count_once(tiny_model, tmp_path, refe
     # kill a worker inside a unit (Ray titles its process after the running method), with another queued on it
     busy, deadline = [], time.time() + 30
     while not busy and time.time() < deadline:
-        busy = [p.pid for p in psutil.process_iter(["cmdline"]) if p.info["cmdline"][:1] == ["ray::_UnitWorker.run"]]
+        busy = busy_workers()
     assert busy, "no Ray worker is running a unit"
     os.kill(busy[0], signal.SIGKILL)
     done_at_kill = len(list((tmp_path / ".out.jsonl.parts").glob("done-*.json")))
