@@ -53,3 +53,20 @@ def test_parquet_units_are_row_groups(tmp_path):
     pq.write_table(pa.table({"id": list(range(100)), "text": [f"t{i}" for i in range(100)]}), src, row_group_size=10)
     whole, parts, units = whole_and_units(src, 1)
     assert parts == whole and len(units) == 10 and units[3]["first_line"] == 31
+
+
+@pytest.mark.parametrize("text, n", [("4096", 4096), ("512K", 512 << 10), ("32M", 32 << 20), ("1GiB", 1 << 30),
+                                     ("0.5m", 1 << 19)])
+def test_block_size_option(text, n):
+    from conflictclf.cli.batch import _bytes
+
+    assert _bytes(text) == n
+
+
+@pytest.mark.parametrize("text", ["", "0", "-1K", "lots"])
+def test_block_size_option_rejects_nonsense(text):
+    from conflictclf.cli.batch import _bytes
+    from conflictclf.model.errors import InputError
+
+    with pytest.raises(InputError, match="--block-size"):
+        _bytes(text)
