@@ -70,7 +70,7 @@ def rows_to_tables(rows: list[dict[str, Any]], where: list[tuple[str, int]], id_
     table = _fast_table(rows)
     if table is not None:
         return [_with_origin(table, where)], []
-    runs: list[tuple[pa.Schema, list[dict[str, Any]], list[tuple[str, int]]]] = []
+    runs: list[tuple[list[pa.Schema], list[dict[str, Any]], list[tuple[str, int]]]] = []  # ([schema], rows, where)
     rejects: list[dict[str, Any]] = []
     for row, (f, n) in zip(rows, where):
         try:
@@ -79,12 +79,14 @@ def rows_to_tables(rows: list[dict[str, Any]], where: list[tuple[str, int]], id_
             if not rejects or (rejects[-1]["file"], rejects[-1]["line"]) != (f, n):
                 rejects.append(reject(f, n, f"a field Parquet cannot store ({exc})", row.get(id_field)))
             continue
-        merged = widen(runs[-1][0], rs) if runs else None
+        merged = widen(runs[-1][0][0], rs) if runs else None
         if merged is None:
-            runs.append((rs, [row], [(f, n)]))
+            runs.append(([rs], [], []))
         else:
-            runs[-1] = (merged, runs[-1][1] + [row], runs[-1][2] + [(f, n)])
-    return [_with_origin(pa.Table.from_pylist(rs_, schema=sc), wh) for sc, rs_, wh in runs], rejects
+            runs[-1][0][0] = merged
+        runs[-1][1].append(row)
+        runs[-1][2].append((f, n))
+    return [_with_origin(pa.Table.from_pylist(rs_, schema=sc[0]), wh) for sc, rs_, wh in runs], rejects
 
 
 def _with_origin(table: pa.Table, where: list[tuple[str, int]]) -> pa.Table:
