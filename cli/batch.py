@@ -7,9 +7,24 @@ from pathlib import Path
 import typer
 
 from conflictclf.cli._util import err, handle_errors, out
-from conflictclf.model.batch import DEFAULT_CHUNK_SIZE, BatchOptions
+from conflictclf.model.batch import DEFAULT_BLOCK_BYTES, DEFAULT_CHUNK_SIZE, BatchOptions
 from conflictclf.model.classifier import DEFAULT_BATCH_SIZE
 from conflictclf.model.errors import InputError
+
+_DEFAULT_BLOCK = f"{DEFAULT_BLOCK_BYTES >> 20}M"
+_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+
+
+def _bytes(text: str) -> int:
+    t = text.strip().upper().removesuffix("B").removesuffix("I")
+    unit = t[-1:] if t[-1:] in _UNITS else ""
+    try:
+        n = int(float(t[:len(t) - len(unit)]) * _UNITS[unit])
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise InputError(f"--block-size {text!r}: give a size such as 4096, 512K or 32M")
+    return n
 
 
 @handle_errors
@@ -22,10 +37,11 @@ def batch_cli(
     segment: bool = typer.Option(False, "--segment", help="Records are articles: output one row per sentence with index and offsets."),
     batch_size: int = typer.Option(DEFAULT_BATCH_SIZE, "--batch-size", min=1, help="Sentences per forward pass."),
     chunk_size: int = typer.Option(DEFAULT_CHUNK_SIZE, "--chunk-size", min=1, help="Input rows per resumable chunk."),
-    resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run from its last finished chunk."),
+    resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run from its last finished chunk (ray: unit)."),
+    block_size: str = typer.Option(_DEFAULT_BLOCK, "--block-size", help="Ray engine: input bytes per unit of work, retry and resume (e.g. 4096, 512K, 32M)."),
     backend: str = typer.Option("auto", "--backend", help="auto, torch, bf16, onnx or onnx-int8."),
     threads: int | None = typer.Option(None, "--threads", min=1, help="CPU threads for the ONNX backends (default: all this process may use; local engine)."),
-    engine: str = typer.Option("local", "--engine", help="local, or ray (Ray Data; pip install 'conflictclf\\[ray]')."),
+    engine: str = typer.Option("local", "--engine", help="local, or ray (a Ray cluster; pip install 'conflictclf\\[ray]')."),
     ray_address: str | None = typer.Option(None, "--ray-address", help="Join this Ray cluster; default: start a local Ray."),
     workers: int | None = typer.Option(None, "--workers", min=1, help="Ray actors, each holding one model copy (default: CPUs / 2)."),
     threshold: float | None = typer.Option(None, "--threshold", min=0.0, max=1.0, help="One threshold for all labels."),
@@ -36,16 +52,18 @@ def batch_cli(
 
     Also writes OUTPUT.manifest.json (model hash, thresholds, counts). Example:
     conflictclf batch news.jsonl labelled.parquet --text-field body --segment
+
+    On Ray: conflictclf batch /shared/news/ /shared/out/labelled.parquet --engine ray --ray-address auto
     """
     opts = BatchOptions(text_field=text_field, id_field=id_field, segment=segment, batch_size=batch_size,
                         chunk_size=chunk_size, backend=backend, threshold=threshold, resume=resume,
-                        threads=threads, context_field=context_field)
+                        threads=threads, context_field=context_field, block_bytes=_bytes(block_size))
     if engine == "ray":
         from conflictclf.model.ray_engine import run_batch_ray
 
-        if resume:
-            raise InputError("--resume is for the local engine; a Ray job is re-run whole")
-        summary = run_batch_ray(input, output, model, opts, address=ray_address, workers=workers)
+        with _progress(quiet) as update:
+            summary = run_batch_ray(input, output, model, opts, address=ray_address, workers=workers,
+                                    on_progress=update)
     elif engine == "local":
         from conflictclf.model.batch import run_batch
 

@@ -10,7 +10,7 @@ import csv
 import io
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -94,38 +94,49 @@ def read_rows(path: Path) -> Iterator[Row]:
 
 def _read_jsonl(path: Path) -> Iterator[Row]:
     with path.open("rb") as fh:
-        for n, raw in enumerate(fh, start=1):
-            if not raw.strip():
-                continue
-            try:
-                obj = json.loads(raw.decode("utf-8"))
-            except UnicodeDecodeError:
-                yield n, None, "line is not UTF-8"
-                continue
-            except json.JSONDecodeError as exc:
-                yield n, None, f"invalid JSON ({exc.msg})"
-                continue
-            yield (n, obj, None) if isinstance(obj, dict) else (n, None, "not a JSON object")
+        yield from parse_jsonl_lines(fh, first_line=1)
+
+
+def parse_jsonl_lines(lines: Iterable[bytes], first_line: int) -> Iterator[Row]:
+    """Raw JSONL lines -> rows; `first_line` numbers the first one (a byte range starts mid-file)."""
+    for n, raw in enumerate(lines, start=first_line):
+        if not raw.strip():
+            continue
+        try:
+            obj = json.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            yield n, None, "line is not UTF-8"
+            continue
+        except json.JSONDecodeError as exc:
+            yield n, None, f"invalid JSON ({exc.msg})"
+            continue
+        yield (n, obj, None) if isinstance(obj, dict) else (n, None, "not a JSON object")
 
 
 def _read_csv(path: Path) -> Iterator[Row]:
     with path.open("rb") as raw:
         fh = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="strict", newline="")
-        reader = csv.DictReader(fh)
-        while True:
-            try:
-                row = next(reader)
-            except StopIteration:
-                return
-            except UnicodeDecodeError:
-                raise InputError(f"{path}: not UTF-8 text (near line {reader.line_num + 1})") from None
-            except csv.Error as exc:
-                yield reader.line_num, None, f"malformed CSV ({exc})"
-                continue
-            if None in row:  # more cells than header columns
-                yield reader.line_num, None, "more cells than header columns"
-                continue
-            yield reader.line_num, row, None
+        yield from parse_csv_lines(fh, path, header=None, first_line=1)
+
+
+def parse_csv_lines(lines: Iterable[str], path: Path, header: list[str] | None, first_line: int) -> Iterator[Row]:
+    """Text lines -> rows numbered by physical line; `header` is given when the lines start past it."""
+    reader = csv.DictReader(lines, fieldnames=header)
+    offset = first_line - 1
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except UnicodeDecodeError:
+            raise InputError(f"{path}: not UTF-8 text (near line {offset + reader.line_num + 1})") from None
+        except csv.Error as exc:
+            yield offset + reader.line_num, None, f"malformed CSV ({exc})"
+            continue
+        if None in row:  # more cells than header columns
+            yield offset + reader.line_num, None, "more cells than header columns"
+            continue
+        yield offset + reader.line_num, row, None
 
 
 def _read_parquet(path: Path) -> Iterator[Row]:

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from conflictclf.data import tabular
+from conflictclf.data import parquet_fit, tabular
 from conflictclf.data.segment import segment as split_sentences
 from conflictclf.model.classifier import DEFAULT_BATCH_SIZE, WEIGHTS_FILE, EventClassifier, package_version
 from conflictclf.model.errors import InputError
@@ -26,6 +26,9 @@ from conflictclf.model.errors import InputError
 HASH_CACHE_FILE = ".weights.sha256.json"
 # Rows per resumable unit: large enough to amortise a part file, small enough to lose little on a crash.
 DEFAULT_CHUNK_SIZE = 4096
+# Bytes of input per Ray unit (a line-aligned byte range, or Parquet row groups): the unit of
+# retry and of --resume. A task streams its unit in chunks, so this bounds lost work, not memory.
+DEFAULT_BLOCK_BYTES = 32 << 20
 
 
 @dataclass
@@ -41,6 +44,7 @@ class BatchOptions:
     threads: int | None = None  # CPU threads for the ONNX backends; None: every CPU available
     # field holding each record's preceding sentence; only a model trained with context reads it
     context_field: str | None = None
+    block_bytes: int = DEFAULT_BLOCK_BYTES  # Ray engine only
 
 
 @dataclass
@@ -61,13 +65,16 @@ class BatchSummary:
         return self.read / self.seconds if self.seconds else 0.0
 
 
-def classify_rows(clf: EventClassifier, rows: list[tuple[str, int, dict[str, Any]]], opts: BatchOptions
+def classify_rows(clf: EventClassifier, rows: list[tuple[str, int, dict[str, Any]]], opts: BatchOptions,
+                  where: list[tuple[str, int]] | None = None
                   ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
     """Classify (file, row number, record) rows; returns (output rows, rejects, rows classified).
 
     Shared by the local and the Ray engine so both give the same rows, labels and scores.
+    `where`, when given, receives the (file, row number) each output row came from.
     """
     units: list[tuple[dict[str, Any], str, dict[str, Any]]] = []  # (record, text, extra columns)
+    origin: list[tuple[str, int]] = []
     rejects: list[dict[str, Any]] = []
     classified = 0
     for file, n, rec in rows:
@@ -81,8 +88,10 @@ def classify_rows(clf: EventClassifier, rows: list[tuple[str, int, dict[str, Any
                 base = {k: v for k, v in rec.items() if k != opts.text_field}
                 units.extend((base, s.text, {"sentence_index": s.index, "start": s.start, "end": s.end})
                              for s in sentences)
+                origin.extend([(file, n)] * len(sentences))
         elif reason is None:
             units.append((rec, text, {}))
+            origin.append((file, n))
         if reason is not None:
             rejects.append(reject(file, n, reason, rec.get(opts.id_field)))
         else:
@@ -90,6 +99,8 @@ def classify_rows(clf: EventClassifier, rows: list[tuple[str, int, dict[str, Any
     preds = clf.predict([t for _, t, _ in units], threshold=opts.threshold, batch_size=opts.batch_size)
     out = [rec | extra | ({opts.text_field: t} if extra else {}) | {"labels": p.labels, "scores": p.scores}
            for (rec, t, extra), p in zip(units, preds)]
+    if where is not None:
+        where.extend(origin)
     return out, rejects, classified
 
 
@@ -107,8 +118,11 @@ def _text_problem(text: Any, name: str) -> str | None:
     return None
 
 
-def plan_inputs(input_path: Path, text_field: str) -> tuple[list[Path], int]:
-    """Check inputs before anything is written (readable, known format, has the field); count rows."""
+def plan_inputs(input_path: Path, text_field: str, count: bool = True) -> tuple[list[Path], int]:
+    """Check inputs before anything is written (readable, known format, has the field); count rows.
+
+    `count=False` skips the count (a read of each file) for a caller that counts as it plans.
+    """
     files = tabular.input_files(input_path)
     total = 0
     for f in files:
@@ -116,8 +130,8 @@ def plan_inputs(input_path: Path, text_field: str) -> tuple[list[Path], int]:
         cols = tabular.fields(f)
         if cols is not None and cols and text_field not in cols:
             raise InputError(f"{f}: no field {text_field!r} (fields: {', '.join(cols)}); set --text-field")
-        total += tabular.count_rows(f)
-    if total == 0:
+        total += tabular.count_rows(f) if count else 0
+    if count and total == 0:
         raise InputError(f"{input_path}: the input holds no records")
     jsonl = [f for f in files if tabular.file_format(f) == "jsonl"]
     if jsonl:
@@ -171,19 +185,21 @@ def run_batch(input_path: str | Path, output: str | Path, model: str | Path | No
     for k, (good, bad) in enumerate(iter_chunks(files, opts.chunk_size)):
         if k < state["chunks"]:
             continue  # finished before the interruption
-        rows, rejects, classified = classify_rows(clf, good, opts)
+        rows, rejects, classified, n_out = classify_part(clf, good, opts, out_fmt)
         rejects = sorted(bad + rejects, key=lambda r: (r["file"], r["line"]))
-        _write_part(work, k, out_fmt, clf.labels, rows, rejects)
+        write_part(work / f"part-{k:06d}.{out_fmt}", out_fmt, clf.labels, rows)
+        atomic_text(work / f"rejects-{k:06d}.jsonl", jsonl_text(rejects))
         summary.read += len(good) + len(bad)
         summary.classified += classified
         summary.rejected += len(rejects)
-        summary.output_rows += len(rows)
+        summary.output_rows += n_out
         _save_state(work, key, k + 1, summary)
         if on_progress:
             on_progress(summary.read, total)
     n_chunks = _load_state(work, key, True)["chunks"]
     summary.output, summary.rejects = str(output), str(rejects_path(output))
-    _assemble(work, n_chunks, out_fmt, clf.labels, output)
+    late = _assemble(work, n_chunks, out_fmt, clf.labels, output, opts.id_field)
+    _adjust(summary, late)
     summary.seconds = time.time() - start
     summary.manifest = str(write_manifest(output, clf, opts, summary, engine="local"))
     shutil.rmtree(work, ignore_errors=True)
@@ -218,13 +234,14 @@ def weights_hash(model_dir: Path) -> str:
         for block in iter(lambda: fh.read(1 << 22), b""):
             h.update(block)
     try:
-        _atomic_text(cache, json.dumps({"stamp": stamp, "sha256": h.hexdigest()}))
+        atomic_text(cache, json.dumps({"stamp": stamp, "sha256": h.hexdigest()}))
     except OSError:
         pass
     return h.hexdigest()
 
 
-def write_manifest(output: Path, clf: EventClassifier, opts: BatchOptions, summary: BatchSummary, engine: str) -> Path:
+def write_manifest(output: Path, clf: EventClassifier, opts: BatchOptions, summary: BatchSummary, engine: str,
+                   extra: dict[str, Any] | None = None) -> Path:
     manifest = {
         "output": str(output),
         "rejects": str(rejects_path(output)),
@@ -241,9 +258,9 @@ def write_manifest(output: Path, clf: EventClassifier, opts: BatchOptions, summa
         "seconds": round(summary.seconds, 2),
         "rows_per_second": round(summary.rows_per_second, 1),
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    }
+    } | (extra or {})
     path = manifest_path(output)
-    _atomic_text(path, json.dumps(manifest, indent=2) + "\n")
+    atomic_text(path, json.dumps(manifest, indent=2) + "\n")
     return path
 
 
@@ -272,40 +289,83 @@ def _load_state(work: Path, key: dict, resume: bool) -> dict:
 
 
 def _save_state(work: Path, key: dict, chunks: int, s: BatchSummary) -> None:
-    _atomic_text(work / "state.json", json.dumps({"key": key, "chunks": chunks, "read": s.read,
+    atomic_text(work / "state.json", json.dumps({"key": key, "chunks": chunks, "read": s.read,
                                                   "classified": s.classified, "rejected": s.rejected,
                                                   "output_rows": s.output_rows}))
 
 
-def _write_part(work: Path, k: int, fmt: str, labels: list[str], rows: list[dict], rejects: list[dict]) -> None:
-    part = work / f"part-{k:06d}.{fmt}"
-    tmp = part.with_name(part.name + ".tmp")
+def classify_part(clf: EventClassifier, good: list[tuple[str, int, dict[str, Any]]], opts: BatchOptions,
+                  out_fmt: str) -> tuple[Any, list[dict[str, Any]], int, int]:
+    """`classify_rows`, plus for Parquet the fitting of the rows into one schema (see `parquet_fit`).
+
+    Returns (rows, or a Parquet table, rejects, records classified, output rows).
+    """
+    where: list[tuple[str, int]] = []
+    rows, rejects, classified = classify_rows(clf, good, opts, where)
+    if out_fmt != "parquet":
+        return rows, rejects, classified, len(rows)
+    tables, misfits = parquet_fit.rows_to_tables(rows, where, opts.id_field)
+    return tables, rejects + misfits, classified - len(misfits), sum(t.num_rows for t in tables)
+
+
+def write_part(part: Path, fmt: str, labels: list[str], rows: Any) -> None:
+    """One part, atomically: a retried or resumed unit overwrites it whole, never adds to it.
+
+    For Parquet, `rows` are tables (runs that fit one schema each), written as one file per run.
+    """
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        for table, path in zip(rows, parquet_fit.run_files(part, len(rows))):
+            tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+            pq.write_table(table, tmp)
+            os.replace(tmp, path)
+        return
+    tmp = part.with_name(f"{part.name}.{os.getpid()}.tmp")
     w = tabular.Writer(tmp, fmt, labels)
     w.write(rows)
     w.close()
     os.replace(tmp, part)
-    _atomic_text(work / f"rejects-{k:06d}.jsonl", "".join(json.dumps(r, ensure_ascii=False, default=str) + "\n"
-                                                           for r in rejects))
 
 
-def _assemble(work: Path, n_chunks: int, fmt: str, labels: list[str], output: Path) -> None:
+def jsonl_text(rows: list[dict[str, Any]]) -> str:
+    return "".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in rows)
+
+
+def _adjust(summary: BatchSummary, late: tuple[list[dict[str, Any]], int]) -> None:
+    """Rows that assembly turned into rejects (Parquet schema drift across parts) leave the output counts."""
+    rejects, rows_dropped = late
+    summary.rejected += len(rejects)
+    summary.classified -= len(rejects)
+    summary.output_rows -= rows_dropped
+
+
+def _assemble(work: Path, n_chunks: int, fmt: str, labels: list[str], output: Path, id_field: str
+              ) -> tuple[list[dict[str, Any]], int]:
     """Join the parts in order under a temporary name, then rename: the final name is all or nothing."""
     tmp = output.with_name(f".{output.name}.tmp")
     parts = [work / f"part-{k:06d}.{fmt}" for k in range(n_chunks)]
+    late: list[dict[str, Any]] = []
+    dropped = 0
     if fmt == "parquet":
+        parts = sorted(work.glob("part-*.parquet"))  # one file per run of rows with one schema
         import pyarrow.parquet as pq
 
-        writer = None
-        for p in parts:
-            if p.stat().st_size == 0:
-                continue
-            table = pq.read_table(p)
-            writer = writer or pq.ParquetWriter(tmp, table.schema)
-            writer.write_table(table.cast(writer.schema))
-        if writer is None:
-            tabular.Writer(tmp, fmt, labels).close()
+        writer: list[Any] = []
+        written = [0]
+
+        def sink(_: int, table: Any) -> None:
+            if not writer:
+                writer.append(pq.ParquetWriter(tmp, table.schema))
+            writer[0].write_table(table)
+            written[0] += table.num_rows
+
+        late = parquet_fit.assemble(parts, sink, id_field)
+        dropped = sum(pq.read_metadata(p).num_rows for p in parts) - written[0]
+        if writer:
+            writer[0].close()
         else:
-            writer.close()
+            tabular.Writer(tmp, fmt, labels).close()
     else:
         with tmp.open("wb") as dst:
             header_done = False
@@ -321,10 +381,12 @@ def _assemble(work: Path, n_chunks: int, fmt: str, labels: list[str], output: Pa
         for k in range(n_chunks):
             with (work / f"rejects-{k:06d}.jsonl").open("rb") as src:
                 shutil.copyfileobj(src, dst)
+        dst.write(jsonl_text(late).encode("utf-8"))
     os.replace(rtmp, rejects_path(output))
+    return late, dropped
 
 
-def _atomic_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
+def atomic_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
