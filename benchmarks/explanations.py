@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import statistics
 import time
@@ -151,18 +152,20 @@ def cost(clf, repeat: int) -> dict[str, float]:
     from conflictclf.model.articles import classify_articles
 
     text = COST_ARTICLE.read_text(encoding="utf-8")
-    times, explained = [], 0
+    times, cpu, explained = [], [], 0
     for _ in range(repeat):
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         rows = classify_articles(clf, [("a", text)])
         explain_labels(clf, [r.text for r in rows], [r.labels for r in rows])
         times.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - cpu_start)
         explained = sum(bool(r.labels) for r in rows)
     start = time.perf_counter()
     classify_articles(clf, [("a", text)])
     plain = time.perf_counter() - start
     return {"sentences": len(segment(text)), "labelled": explained, "seconds_median": statistics.median(times),
-            "seconds_min": min(times), "classify_only_seconds": plain}
+            "seconds_min": min(times), "cpu_seconds_median": statistics.median(cpu),
+            "classify_only_seconds": plain, "load_average": os.getloadavg()[0]}
 
 
 def main() -> None:
@@ -192,8 +195,9 @@ def main() -> None:
     report["cost"] = cost(clf, args.repeat)
     c = report["cost"]
     print(f"cost: {c['sentences']} sentences ({c['labelled']} labelled): classify + explain "
-          f"{c['seconds_median']:.2f}s median ({c['seconds_min']:.2f}s best) of {args.repeat}; "
-          f"classify alone {c['classify_only_seconds']:.2f}s")
+          f"{c['seconds_median']:.2f}s median ({c['seconds_min']:.2f}s best) of {args.repeat}, "
+          f"{c['cpu_seconds_median']:.2f} CPU-s; classify alone {c['classify_only_seconds']:.2f}s; "
+          f"load average {c['load_average']:.1f}")
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
 

@@ -41,11 +41,9 @@ if TYPE_CHECKING:
 # Word = letters/digits with inner apostrophes or hyphens ("group's", "al-Shabaab");
 # punctuation is never a rationale on its own and stays in every variant.
 WORD = re.compile(r"\w+(?:['’\-]\w+)*")
-WINDOW = 3
-STRIDE = 2
-# Sentences of at most this many words are occluded word by word in round 1.
+WINDOW = 4
+# Sentences of at most this many words are occluded word by word.
 SHORT_SENTENCE = 10
-TOP_WINDOWS = 2
 # "The few words": at most this many, and at most this share of the sentence's words.
 MAX_WORDS = 5
 MAX_SHARE = 0.34
@@ -117,18 +115,17 @@ def explain_labels(clf: EventClassifier, texts: Sequence[str], labels: Sequence[
     cut = clf.thresholds if threshold is None else np.full(len(clf.labels), threshold)
     jobs = [_Job(text, [col[lab] for lab in labs], clf.labels, clf.max_length) for text, labs in zip(texts, labels)]
     jobs_live = [j for j in jobs if j.cols and j.words]
-    # round 1: the sentence itself, each window deleted, each window alone
-    _run_round(clf, jobs_live, lambda j: j.coarse_units())
-    for j in jobs_live:
-        j.read_coarse()
-    # round 2: single words of each label's best windows, deleted and alone
-    _run_round(clf, jobs_live, lambda j: j.fine_units())
+    # round 1: the sentence itself, each window deleted, each word and window alone
+    _run_round(clf, jobs_live, lambda j: j.search_units())
     for j in jobs_live:
         j.rank_words()
-    # round 3: delete each label's top 1..k words together
-    _run_round(clf, jobs_live, lambda j: j.prefix_units())
+    # rounds 2 and 3: delete each label's best k words together, for a few k
+    for first in (True, False):
+        _run_round(clf, jobs_live, lambda j: j.prefix_units(first))
+        for j in jobs_live:
+            j.read_prefixes(cut)
     live = {id(j) for j in jobs_live}
-    return [j.rationales(cut) if id(j) in live else {clf.labels[c]: [] for c in j.cols} for j in jobs]
+    return [j.rationales() if id(j) in live else {clf.labels[c]: [] for c in j.cols} for j in jobs]
 
 
 def explain(clf: EventClassifier, texts: Sequence[str], threshold: float | None = None) -> list[Explanation]:
@@ -140,26 +137,28 @@ def explain(clf: EventClassifier, texts: Sequence[str], threshold: float | None 
 
 def _run_round(clf: EventClassifier, jobs: list[_Job], units_of) -> None:
     """Score every job's variants in one pass. A unit is a list of word indices to delete,
-    or ("keep", indices) for the sentence cut down to those words."""
-    variants = []
+    or ("keep", indices) for the sentence cut down to those words. A variant asked for
+    twice (two labels ranking the same words first) is scored once."""
+    row_of: dict[str, int] = {}
+    rows_per_job = []
     for j in jobs:
         j.units = units_of(j)
-        variants += [keep_spans(j.text, [j.words[i] for i in u[1]]) if isinstance(u, tuple)
-                     else delete_spans(j.text, [j.words[i] for i in u]) for u in j.units]
-    probs = score_fast(clf, variants) if variants else np.zeros((0, len(clf.labels)))
-    pos = 0
-    for j in jobs:
-        j.scores = probs[pos:pos + len(j.units)]
-        pos += len(j.units)
+        texts = [keep_spans(j.text, [j.words[i] for i in u[1]]) if isinstance(u, tuple)
+                 else delete_spans(j.text, [j.words[i] for i in u]) for u in j.units]
+        rows_per_job.append([row_of.setdefault(t, len(row_of)) for t in texts])
+    probs = score_fast(clf, list(row_of)) if row_of else np.zeros((0, len(clf.labels)))
+    for j, rows in zip(jobs, rows_per_job):
+        j.scores = probs[rows] if rows else np.zeros((0, len(clf.labels)))
 
 
 class _Job:
-    """One sentence's occlusion state across the three rounds.
+    """One sentence's occlusion state across the two rounds.
 
-    A span's evidence for a label is the score lost when it is deleted plus the score
-    it earns alone. Deletion alone misses evidence stated twice ("fired rockets ...,
-    killing two": deleting either leaves the other); the span alone catches it, and
-    costs little, since a transformer runs a 3-word input far faster than a sentence.
+    A word's evidence for a label: the score lost when its window is deleted, shared
+    among the window's words by what each scores alone, plus what it scores alone.
+    Deletion alone misses evidence stated twice ("fired rockets ..., killing two":
+    deleting either leaves the other); the word alone catches it. Inputs of one word
+    or one window are a few tokens long, so they cost a fraction of a sentence's pass.
     """
 
     def __init__(self, text: str, cols: list[int], names: list[str], max_length: int) -> None:
@@ -167,80 +166,78 @@ class _Job:
         # a word past the model's input length cannot matter (every word is 1+ tokens)
         self.words = word_spans(text, max_length)
         n = len(self.words)
-        self.short = n <= SHORT_SENTENCE
         self.max_words = max(1, min(MAX_WORDS, math.ceil(MAX_SHARE * n)))
+        width = 1 if n <= SHORT_SENTENCE else WINDOW
+        self.windows = [list(range(s, min(n, s + width))) for s in range(0, n, width)]
         self.units: list = []
         self.scores = np.zeros((0, 0))
         self.base = np.zeros(0)
-        self.windows: list[list[int]] = []
-        self.window_evidence = np.zeros((0, 0))
-        self.fine_words: list[int] = []
         self.order: dict[int, list[int]] = {}
-        self.prefix_of: list[int] = []  # label column of each round-3 unit
+        self.evidence: dict[int, np.ndarray] = {}
+        self.asked: list[tuple[int, int]] = []  # (label column, k) of each prefix unit
+        self.after: dict[int, dict[int, float]] = {}  # label column -> k -> score without its best k words
+        self.cut = np.zeros(0)
 
-    def coarse_units(self) -> list:
+    def search_units(self) -> list:
         n = len(self.words)
-        if self.short:
-            self.windows = [[i] for i in range(n)]
-        else:
-            starts = list(range(0, max(1, n - WINDOW + 1), STRIDE))
-            if starts[-1] + WINDOW < n:
-                starts.append(n - WINDOW)  # the last words get a window too
-            self.windows = [list(range(s, min(n, s + WINDOW))) for s in starts]
-        return [[]] + self.windows + [("keep", w) for w in self.windows]
-
-    def read_coarse(self) -> None:
-        m = len(self.windows)
-        self.base = self.scores[0]
-        self.window_evidence = (self.base - self.scores[1:m + 1]) + self.scores[m + 1:]
-
-    def best_windows(self, c: int) -> list[int]:
-        return list(np.argsort(-self.window_evidence[:, c], kind="stable")[:TOP_WINDOWS])
-
-    def fine_units(self) -> list:
-        if self.short:
-            return []
-        wanted: dict[int, None] = {}
-        for c in self.cols:
-            for w in self.best_windows(c):
-                wanted.update(dict.fromkeys(self.windows[w]))
-        self.fine_words = list(wanted)
-        return [[i] for i in self.fine_words] + [("keep", [i]) for i in self.fine_words]
+        return [[]] + self.windows + [("keep", [i]) for i in range(n)]
 
     def rank_words(self) -> None:
-        """Each label's candidate words: by window (best first), within it by own evidence."""
+        """Each label's best words, by evidence (see the class docstring)."""
+        m, n = len(self.windows), len(self.words)
+        self.base = self.scores[0]
+        drop = self.base - self.scores[1:m + 1]
+        alone = self.scores[m + 1:m + 1 + n]
         for c in self.cols:
-            if self.short:
-                ev = {i: float(self.window_evidence[i, c]) for i in range(len(self.words))}
-                ranked = sorted(ev, key=lambda i: -ev[i])
-            else:
-                m = len(self.fine_words)
-                ev = {i: float(self.base[c] - self.scores[k, c] + self.scores[m + k, c])
-                      for k, i in enumerate(self.fine_words)}
-                ranked = []
-                for w in self.best_windows(c):
-                    ranked += sorted((i for i in self.windows[w] if i not in ranked), key=lambda i: -ev[i])
-            self.order[c] = ranked[:self.max_words]
+            ev = np.zeros(n)
+            for w, idx in enumerate(self.windows):
+                share = alone[idx, c] / max(float(alone[idx, c].sum()), 1e-6)
+                ev[idx] = drop[w, c] * share + alone[idx, c]
+            self.order[c] = [int(i) for i in np.argsort(-ev, kind="stable")[:self.max_words]]
+            self.evidence[c] = ev
 
-    def prefix_units(self) -> list:
-        self.prefix_of, units = [], []
+    def prefix_units(self, first: bool) -> list:
+        """Deletions of a label's best k words: first k = 1, 2 and the most allowed; then,
+        where only the most flipped the label, every k in between."""
+        self.asked, units = [], []
         for c in self.cols:
-            for k in range(1, len(self.order[c]) + 1):
+            most = len(self.order[c])
+            if first:
+                ks = sorted({1, min(2, most), most})
+            elif self._first_flip(c) == most and most > 3:
+                ks = list(range(3, most))
+            else:
+                ks = []
+            for k in ks:
                 units.append(self.order[c][:k])
-                self.prefix_of.append(c)
+                self.asked.append((c, k))
         return units
 
-    def rationales(self, cut: np.ndarray) -> dict[str, list[Rationale]]:
+    def read_prefixes(self, cut: np.ndarray) -> None:
+        self.cut = cut
+        for (c, k), row in zip(self.asked, self.scores):
+            self.after.setdefault(c, {})[k] = float(row[c])
+
+    def _first_flip(self, c: int) -> int | None:
+        tried = self.after.get(c, {})
+        flips = [k for k, p in tried.items() if p < self.cut[c]]
+        return min(flips) if flips else None
+
+    def rationales(self) -> dict[str, list[Rationale]]:
+        """The shortest tried deletion that flips the label, else the one that drops it most;
+        its total drop shared among its words by their evidence."""
         found: dict[str, list[Rationale]] = {}
         for c in self.cols:
-            after = np.array([float(p[c]) for p, cc in zip(self.scores, self.prefix_of) if cc == c])
-            if not len(after):
+            tried = self.after.get(c, {})
+            if not tried:
                 found[self.names[c]] = []
                 continue
-            flipped = np.flatnonzero(after < cut[c])
-            k = int(flipped[0]) + 1 if len(flipped) else int(np.argmin(after)) + 1
-            before = np.concatenate([[float(self.base[c])], after[:k - 1]])
-            found[self.names[c]] = self._spans({self.order[c][i]: float(before[i] - after[i]) for i in range(k)})
+            k = self._first_flip(c) or min(tried, key=lambda k: (tried[k], k))
+            chosen = self.order[c][:k]
+            ev = np.clip(self.evidence[c][chosen], 0.0, None)
+            share = ev / ev.sum() if ev.sum() > 0 else np.full(k, 1.0 / k)
+            total = float(self.base[c]) - tried[k]
+            found[self.names[c]] = self._spans({i: total * float(f) for i, f in zip(chosen, share)})
         return found
 
     def _spans(self, weight_of: dict[int, float]) -> list[Rationale]:
