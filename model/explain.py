@@ -1,25 +1,28 @@
 """Why a label was given: the few words of a sentence that drove it, found by occlusion.
 
-No gradients and no second model: words are deleted from the sentence and the
-sentence is scored again on the fast inference path (the int8 ONNX session where
-there is one, *without* the fp32 recheck: the recheck exists to protect decisions,
-and an occluded variant decides nothing; see `score_fast`). Three batched rounds:
+No gradients and no second model: parts of the sentence are deleted (or kept alone)
+and the result is scored again on the fast inference path: the int8 ONNX session
+where there is one, *without* the fp32 recheck, which exists to protect decisions
+(an occluded variant decides nothing). Only sentences with labels are explained.
 
-1. coarse: delete each window of `WINDOW` words (stride `STRIDE`); a short sentence
-   deletes single words instead and skips round 2;
-2. fine: for each label, delete each word of its best `TOP_WINDOWS` windows alone;
-3. check: delete the label's best 1, 2, ... `max_words` words together. The
-   rationale is the shortest such prefix whose deletion takes the label below its
-   threshold (ERASER's comprehensiveness, asked of every rationale), or failing
-   that, the prefix whose deletion drops the score most.
+1. search: score the sentence, the sentence with each window of `WINDOW` words
+   deleted (single words in a sentence of `SHORT_SENTENCE` words or fewer), and each
+   word alone. A word's evidence for a label is its window's drop, shared among the
+   window's words by what each scores alone, plus what it scores alone;
+2. check: delete the label's best k words together, for k = 1, 2 and the most
+   allowed (`MAX_WORDS`, at most `MAX_SHARE` of the sentence), and
+3. where only the most allowed took the label below its threshold, every k between.
 
-Every variant of every sentence in a round goes through one batched pass, and the
-variants of a sentence have nearly equal lengths, so they share batches (dynamic
-int8 scales a batch by its largest activation; like inputs keep that scale alike).
+The rationale is the shortest deletion tried that takes the label below its threshold
+(ERASER's comprehensiveness, asked of every rationale), else the one that lowers it
+most. Its weights sum to that drop, shared among its words by their evidence;
+adjacent words are reported as one span.
 
-A rationale word's weight is how much the label's score fell when it was deleted
-after the words ranked above it: a label's weights sum to the score drop when its
-whole rationale is deleted. Adjacent words are reported as one span.
+Cost: a word alone is a few tokens, about a tenth of a sentence's pass, so the
+search costs about a sentence pass per window and the check 3-5 per label. All
+variants of a round go through one batched pass; a sentence's deletions have
+nearly equal lengths and share batches (dynamic int8 scales a batch by its largest
+activation, so like inputs keep that scale alike).
 """
 
 from __future__ import annotations
