@@ -193,7 +193,8 @@ def _chart(articles: Sequence[Article], counts: Sequence[Counter], labels: Seque
     top = max(max((sum(c[lab] for lab in labels) for c in counts), default=0), 1)
     # a few articles get narrow bars from the left rather than a few wide blocks
     step = min(CHART_WIDTH / len(articles), MAX_BAR)
-    gap = min(step * 0.15, 2.0)
+    # gaps between bars a pixel or two wide only flicker at 1,000 articles: bars touch there
+    gap = min(step * 0.15, 2.0) if step >= 4 else 0.0
     bars = []
     for k, (a, c) in enumerate(zip(articles, counts)):
         y, rects = float(CHART_HEIGHT), []
@@ -218,18 +219,19 @@ def _article(k: int, a: Article, idx: dict[str, int]) -> str:
     table = ("<table><tr>" + "".join(f"<th>{escape(lab)}</th>" for lab in labels) + "<th>no label</th>"
              "<th>sentences</th></tr><tr>" + "".join(f"<td>{c[lab]}</td>" for lab in labels)
              + f"<td>{none}</td><td>{len(a.sentences)}</td></tr></table>")
-    items = "".join(_sentence_html(s, idx) for s in a.sentences)
+    items = "".join(_sentence_html(n, s, idx) for n, s in enumerate(a.sentences, 1))
     return f'<section class="art" id="a{k}"><h2>{escape(a.name)}</h2>{table}<ol class="sents">{items}</ol></section>'
 
 
-def _sentence_html(s: Sentence, idx: dict[str, int]) -> str:
+def _sentence_html(n: int, s: Sentence, idx: dict[str, int]) -> str:
     scores = " · ".join(f"{lab} {p:.2f}" for lab, p in s.scores.items())
     chips = "".join(f'<span class="chip c{idx[lab]}" title="{escape(lab)} {s.scores[lab]:.3f}">{escape(lab)}</span>'
                     if lab in s.scores else f'<span class="chip c{idx[lab]}">{escape(lab)}</span>'
                     for lab in s.labels)
     data = " ".join(str(idx[lab]) for lab in s.labels) or "n"
     cls = "s" if s.labels else "s none"
-    return (f'<li class="{cls}" data-l="{data}" title="{escape(scores)}">'
+    # value: a filtered list keeps each sentence's number in the article
+    return (f'<li value="{n}" class="{cls}" data-l="{data}" title="{escape(scores)}">'
             f"{_marked(s.text, s.rationales, idx)}{chips}</li>")
 
 

@@ -97,6 +97,8 @@ def test_structure_counts_and_order():
     assert page.sentences[1]["attrs"]["data-l"] == "0" and page.sentences[2]["attrs"]["data-l"] == "n"
     assert "attack 0.91" in page.sentences[1]["attrs"]["title"]
     assert page.underlined == ["fired rockets"]
+    # each sentence keeps its number in the article when others are filtered out
+    assert [s["attrs"]["value"] for s in page.sentences] == ["1", "2", "1"]
     # one chart bar group per article, and a summary table with the counts
     assert page.count("svg", "chart") == 1 and page.count("rect") == 2
     html = build_report(group_articles(rows()))
