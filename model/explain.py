@@ -50,6 +50,10 @@ SHORT_SENTENCE = 10
 # "The few words": at most this many, and at most this share of the sentence's words.
 MAX_WORDS = 5
 MAX_SHARE = 0.34
+# Candidate words need at least this share of the label's best word's evidence: without
+# it, a label stated three times over (nothing short of deleting all flips it) filled
+# its slots with "the" and "been".
+MIN_RELATIVE_EVIDENCE = 0.25
 # Variants per forward pass; larger than the classifier's 32 because a sentence's
 # variants are of one length (little padding) and a round is one big pass.
 BATCH_SIZE = 64
@@ -196,7 +200,10 @@ class _Job:
             for w, idx in enumerate(self.windows):
                 share = alone[idx, c] / max(float(alone[idx, c].sum()), 1e-6)
                 ev[idx] = drop[w, c] * share + alone[idx, c]
-            self.order[c] = [int(i) for i in np.argsort(-ev, kind="stable")[:self.max_words]]
+            best = np.argsort(-ev, kind="stable")[:self.max_words]
+            # a word far weaker than the best one is noise, however many slots are left
+            self.order[c] = [int(i) for i in best if ev[i] > 0 and ev[i] >= MIN_RELATIVE_EVIDENCE * ev[best[0]]] \
+                or [int(best[0])]
             self.evidence[c] = ev
 
     def prefix_units(self, first: bool) -> list:
