@@ -41,6 +41,8 @@ def classify_cli(
     fmt = fmt or ("table" if sys.stdout.isatty() else "jsonl")
     if fmt not in FORMATS:
         raise typer.BadParameter(f"must be one of {', '.join(FORMATS)}", param_hint="--format")
+    if explain and fmt == "csv":
+        raise InputError("--explain gives spans per label, which csv cannot hold: use json, jsonl, html or table")
     if text is not None and files:
         raise InputError("give either --text or files, not both")
     if text is not None:

@@ -27,11 +27,11 @@ from conflictclf.model.backends import (
     require_export,
 )
 from conflictclf.model.errors import ModelError
+from conflictclf.model.paths import default_model_dir
+from conflictclf.model.tokenize import Tokenizer
 
 if TYPE_CHECKING:
     from conflictclf.model.explain import Explanation
-from conflictclf.model.paths import default_model_dir
-from conflictclf.model.tokenize import Tokenizer
 
 META_FILE = "conflictclf.json"
 WEIGHTS_FILE = "model.safetensors"

@@ -210,6 +210,8 @@ def test_classify_explain_jsonl_and_unchanged_plain_output(tiny_model, tmp_path)
                                  for x in spans)
     table = runner.invoke(app, ["classify", str(article), "--model", str(tiny_model), "--format", "table", "--explain"])
     assert table.exit_code == 0 and "summary:" in table.stdout
+    one_line_error(runner.invoke(app, ["classify", str(article), "--model", str(tiny_model), "--format", "csv",
+                                       "--explain"]), "csv cannot hold")
 
 
 def test_classify_html_with_a_hostile_article(tiny_model, tmp_path):
@@ -226,3 +228,8 @@ def test_classify_html_with_a_hostile_article(tiny_model, tmp_path):
     assert len(page.scripts) == 1 and "alert" not in page.scripts[0] and page.count("img") == 0
     assert page.sentences[0]["text"] == 'Rebels &amp; militia fired, "<b>" they said.'  # shown as text
     assert page.count("b") == 0
+
+
+def test_report_help_has_an_example():
+    result = runner.invoke(app, ["report", "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0 and "Example: conflictclf" in result.output
