@@ -176,7 +176,7 @@ def _summary(articles: Sequence[Article], labels: Sequence[str], idx: dict[str, 
     whole = ("<table><tr><th>label</th><th>sentences</th><th>share</th><th>articles</th></tr>"
              f"{rows}</table>")
     head = "".join(f"<th>{escape(lab)}</th>" for lab in labels)
-    index = "".join(f'<tr><td class="name"><a href="#a{k}">{escape(a.name)}</a></td><td>{len(a.sentences)}</td>'
+    index = "".join(f'<tr><td class="name"><a href="#a{k}"><bdi>{escape(a.name)}</bdi></a></td><td>{len(a.sentences)}</td>'
                     + "".join(f"<td>{c[lab]}</td>" for lab in labels) + "</tr>"
                     for k, (a, c) in enumerate(zip(articles, counts)))
     return ('<section id="summary"><h2>Summary</h2>' + whole
@@ -220,7 +220,7 @@ def _article(k: int, a: Article, idx: dict[str, int]) -> str:
              "<th>sentences</th></tr><tr>" + "".join(f"<td>{c[lab]}</td>" for lab in labels)
              + f"<td>{none}</td><td>{len(a.sentences)}</td></tr></table>")
     items = "".join(_sentence_html(n, s, idx) for n, s in enumerate(a.sentences, 1))
-    return f'<section class="art" id="a{k}"><h2>{escape(a.name)}</h2>{table}<ol class="sents">{items}</ol></section>'
+    return f'<section class="art" id="a{k}"><h2><bdi>{escape(a.name)}</bdi></h2>{table}<ol class="sents">{items}</ol></section>'
 
 
 def _sentence_html(n: int, s: Sentence, idx: dict[str, int]) -> str:
@@ -231,8 +231,9 @@ def _sentence_html(n: int, s: Sentence, idx: dict[str, int]) -> str:
     data = " ".join(str(idx[lab]) for lab in s.labels) or "n"
     cls = "s" if s.labels else "s none"
     # value: a filtered list keeps each sentence's number in the article
+    # <bdi>: a right-to-left override in the text stays inside it, off the chips
     return (f'<li value="{n}" class="{cls}" data-l="{data}" title="{escape(scores)}">'
-            f"{_marked(s.text, s.rationales, idx)}{chips}</li>")
+            f"<bdi>{_marked(s.text, s.rationales, idx)}</bdi>{chips}</li>")
 
 
 def _marked(text: str, rationales: dict[str, list[dict[str, Any]]], idx: dict[str, int]) -> str:

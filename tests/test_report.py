@@ -112,6 +112,7 @@ def test_hostile_text_is_shown_as_text_and_never_runs():
     assert page.count("img") == 0 and page.count("b") == 0 and page.count("i") == 0
     assert not any("onerror" in a for _, a in page.tags)
     assert page.sentences[0]["text"] == HOSTILE  # every character survives, escaped
+    assert html.count("<bdi>") == 3 + 2 * 2  # sentences and article names isolated from bidi overrides
     assert page.count("script") == 1
     # offline: nothing is fetched
     for _, attrs in page.tags:
