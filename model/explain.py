@@ -8,7 +8,8 @@ where there is one, *without* the fp32 recheck, which exists to protect decision
 1. search: score the sentence, the sentence with each window of `WINDOW` words
    deleted (single words in a sentence of `SHORT_SENTENCE` words or fewer), and each
    word alone. A word's evidence for a label is its window's drop, shared among the
-   window's words by what each scores alone, plus what it scores alone;
+   window's words by what each scores alone, plus what it scores alone; words with
+   less than `MIN_RELATIVE_EVIDENCE` of the best word's are not candidates;
 2. check: delete the label's best k words together, for k = 1, 2 and the most
    allowed (`MAX_WORDS`, at most `MAX_SHARE` of the sentence), and
 3. where only the most allowed took the label below its threshold, every k between.
@@ -105,6 +106,7 @@ def keep_spans(text: str, spans: Sequence[tuple[int, int]]) -> str:
 def score_fast(clf: EventClassifier, texts: Sequence[str]) -> np.ndarray:
     """Scores from the classifier's fast engine alone (int8 without the fp32 recheck)."""
     engine = clf.backend.fast if isinstance(clf.backend, CheckedBackend) else clf.backend
+    # the classifier's own batching (length-sorted, one batch per worker thread), minus the recheck
     out = np.zeros((len(texts), len(clf.labels)), dtype=np.float32)
     clf._score(engine, list(texts), np.arange(len(texts)), out, BATCH_SIZE)
     return out
@@ -122,7 +124,7 @@ def explain_labels(clf: EventClassifier, texts: Sequence[str], labels: Sequence[
     cut = clf.thresholds if threshold is None else np.full(len(clf.labels), threshold)
     jobs = [_Job(text, [col[lab] for lab in labs], clf.labels, clf.max_length) for text, labs in zip(texts, labels)]
     jobs_live = [j for j in jobs if j.cols and j.words]
-    # round 1: the sentence itself, each window deleted, each word and window alone
+    # round 1: the sentence itself, each window deleted, each word alone
     _run_round(clf, jobs_live, lambda j: j.search_units())
     for j in jobs_live:
         j.rank_words()
