@@ -15,7 +15,7 @@ from rich.text import Text
 from conflictclf.cli._util import handle_errors, out
 from conflictclf.model.errors import InputError
 
-FORMATS = ("table", "json", "jsonl", "csv")
+FORMATS = ("table", "json", "jsonl", "csv", "html")
 COLOURS = {"attack": "red", "retaliation": "magenta", "claim": "yellow", "threat": "cyan"}
 
 
@@ -24,14 +24,16 @@ def classify_cli(
     files: list[str] | None = typer.Argument(None, help="Article files (text or HTML); '-' reads stdin."),
     text: str | None = typer.Option(None, "--text", "-t", help="Classify this text instead of files."),
     model: Path | None = typer.Option(None, "--model", "-m", help="Model directory. Default: $CONFLICTCLF_MODEL_DIR or the per-user model."),
-    fmt: str | None = typer.Option(None, "--format", "-f", help="table, json, jsonl or csv. Default: table on a terminal, else jsonl."),
+    fmt: str | None = typer.Option(None, "--format", "-f", help="table, json, jsonl, csv or html (one self-contained page). Default: table on a terminal, else jsonl."),
     threshold: float | None = typer.Option(None, "--threshold", min=0.0, max=1.0, help="One threshold for all labels instead of the tuned ones."),
     labels: str | None = typer.Option(None, "--labels", help="Comma-separated labels to report (default: all)."),
     backend: str = typer.Option("auto", "--backend", help="auto, torch, bf16, onnx or onnx-int8."),
+    explain: bool = typer.Option(False, "--explain", help="Also give, for each label, the words that drove it (json/jsonl: `rationales`; table and html: underlined)."),
 ) -> None:
     """Split articles into sentences and label each one.
 
     Example: conflictclf classify article.txt   |   echo "Rebels shelled the town." | conflictclf classify -
+    |   conflictclf classify data/articles/*.txt --explain --format html > report.html
     """
     from conflictclf.model.articles import classify_articles, decode_article, read_article
     from conflictclf.model.classifier import EventClassifier
@@ -39,6 +41,8 @@ def classify_cli(
     fmt = fmt or ("table" if sys.stdout.isatty() else "jsonl")
     if fmt not in FORMATS:
         raise typer.BadParameter(f"must be one of {', '.join(FORMATS)}", param_hint="--format")
+    if explain and fmt == "csv":
+        raise InputError("--explain gives spans per label, which csv cannot hold: use json, jsonl, html or table")
     if text is not None and files:
         raise InputError("give either --text or files, not both")
     if text is not None:
@@ -55,7 +59,19 @@ def classify_cli(
     rows = classify_articles(clf, articles, threshold)
     records = [r.to_dict() | {"labels": [x for x in r.labels if x in keep],
                               "scores": {k: v for k, v in r.scores.items() if k in keep}} for r in rows]
-    if fmt == "table":
+    if explain:
+        from conflictclf.model.explain import explain_labels
+
+        found = explain_labels(clf, [r["text"] for r in records], [r["labels"] for r in records], threshold)
+        for r, rats in zip(records, found):
+            r["rationales"] = {lab: [x.to_dict() for x in spans] for lab, spans in rats.items()}
+    if fmt == "html":
+        from conflictclf.model.report import build_report, group_articles
+
+        page = build_report(group_articles(records), source=", ".join(src for src, _ in articles[:3])
+                            + (f" and {len(articles) - 3} more" if len(articles) > 3 else ""), labels=keep)
+        sys.stdout.write(page)
+    elif fmt == "table":
         _print_table(records, keep, [src for src, _ in articles])
     elif fmt == "json":
         typer.echo(json.dumps(records, ensure_ascii=False, indent=2))
@@ -80,6 +96,15 @@ def _parse_labels(spec: str | None, known: list[str]) -> list[str]:
     return wanted
 
 
+def _emphasised(record: dict) -> Text:
+    """The sentence with each label's rationale words underlined in the label's colour."""
+    text = Text(record["text"])
+    for lab, spans in record.get("rationales", {}).items():
+        for r in spans:
+            text.stylize(f"underline bold {COLOURS.get(lab, 'green')}", r["start"], r["end"])
+    return text
+
+
 def _print_table(records: list[dict], labels: list[str], sources: list[str]) -> None:
     for src in dict.fromkeys(sources):
         rows = [r for r in records if r["source"] == src]
@@ -94,7 +119,7 @@ def _print_table(records: list[dict], labels: list[str], sources: list[str]) -> 
                 start = tags.plain.find(lab)
                 tags.stylize(f"bold {COLOURS.get(lab, 'green')}", start, start + len(lab))
             scores = " ".join(f"{lab[:3]} {r['scores'][lab]:.2f}" for lab in labels)
-            t.add_row(str(r["index"]), Text(r["text"]), tags, scores)
+            t.add_row(str(r["index"]), _emphasised(r), tags, scores)
         out.print(t)
         counts = Counter(lab for r in rows for lab in r["labels"])
         none = sum(not r["labels"] for r in rows)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from conflictclf.cli import batch, classify, data, demo, evaluate, export, train
+from conflictclf.cli import batch, classify, data, demo, evaluate, export, report, train
 
 app = typer.Typer(
     name="conflictclf",
@@ -18,6 +18,7 @@ app.command("train", context_settings={"allow_extra_args": True, "ignore_unknown
 app.command("evaluate")(evaluate.evaluate_cli)
 app.command("classify")(classify.classify_cli)
 app.command("batch")(batch.batch_cli)
+app.command("report")(report.report_cli)
 app.command("export")(export.export_cli)
 app.command("demo")(demo.demo_cli)
 app.add_typer(data.app, name="data")

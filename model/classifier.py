@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -29,6 +29,9 @@ from conflictclf.model.backends import (
 from conflictclf.model.errors import ModelError
 from conflictclf.model.paths import default_model_dir
 from conflictclf.model.tokenize import Tokenizer
+
+if TYPE_CHECKING:
+    from conflictclf.model.explain import Explanation
 
 META_FILE = "conflictclf.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -142,6 +145,21 @@ class EventClassifier:
         """One Prediction per text; `threshold` replaces the tuned per-label thresholds."""
         probs = self.predict_proba(texts, batch_size=batch_size)
         return self.decide(probs, threshold)
+
+    def explain(self, texts: Sequence[str], contexts: Sequence[str | None] | None = None,
+                threshold: float | None = None) -> list[Explanation]:
+        """`predict`, plus for every assigned label the words that drove it (model/explain.py).
+
+        `contexts` (each sentence's preceding sentence) is accepted for the API's sake; the
+        shipped models read each sentence alone and ignore it.
+        """
+        from conflictclf.model.explain import explain
+
+        if contexts is not None and len(contexts) != len(texts):
+            raise ModelError(f"explain: {len(texts)} texts but {len(contexts)} contexts")
+        if contexts is not None and self.uses_context:
+            raise ModelError("explain: rationales for models that read a context sentence are not supported")
+        return explain(self, texts, threshold)
 
     def decide(self, probs: np.ndarray, threshold: float | None = None) -> list[Prediction]:
         cut = self.thresholds if threshold is None else np.full(len(self.labels), threshold)
