@@ -33,7 +33,7 @@ def compare_table(reports: list[dict], names: list[str], title: str = "") -> Tab
     for i, _ in enumerate(names):
         for col in ("P", "R", "F1"):
             t.add_column(f"{col} [{i + 1}]", justify="right")
-    t.add_column(f"F1 [{len(names)}]-[1]", justify="right")
+    t.add_column("ΔF1", justify="right")
     t.add_column("support", justify="right")
     for lab in reports[0]["per_label"]:
         row = [lab]
@@ -48,7 +48,7 @@ def compare_table(reports: list[dict], names: list[str], title: str = "") -> Tab
         for rep in reports:
             row += ["", "", f"{rep[key]:.3f}"]
         t.add_row(*row, f"{reports[-1][key] - reports[0][key]:+.3f}", str(reports[0]["n"]), style="bold")
-    t.caption = "  ".join(f"[{i + 1}] {n}" for i, n in enumerate(names))
+    t.caption = "  ".join(f"[{i + 1}] {n}" for i, n in enumerate(names)) + f"  ΔF1 = [{len(names)}] - [1]"
     return t
 
 

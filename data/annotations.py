@@ -169,7 +169,7 @@ def _resolve(task: Task, known: Sequence[str]) -> list[str] | str:
             return f"annotator {who} chose {NONE_LABEL} together with {'+'.join(sets[who])} (left out)"
     if len(set(sets.values())) > 1:
         votes = "; ".join(f"{who}: {'+'.join(s) or NONE_LABEL}" for who, s in sets.items())
-        return f"annotators disagree ({votes}; left out, or mark one annotation as ground truth)"
+        return f"annotators disagree ({votes}); left out (in Label Studio, a ground-truth annotation settles it)"
     return list(next(iter(sets.values())))
 
 
