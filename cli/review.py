@@ -21,8 +21,9 @@ def review_cli(
     text_field: str = typer.Option("text", "--text-field", help="Field holding the sentence in RESULTS."),
     seed: int = typer.Option(0, "--seed", help="Seed for --strategy random."),
 ) -> None:
-    """Pick the sentences most worth a human look and write them as annotation tasks,
-    with the model's labels as pre-annotations and each sentence's article id and offsets.
+    """Pick the sentences of a classify/batch run most worth a human look, as annotation tasks.
+
+    The model's labels go in as pre-annotations; each task keeps its article id and offsets.
 
     Example: conflictclf review labelled.jsonl --n 100 -o review.json   (then import review.json
     into Label Studio with review.label-config.xml as the labelling interface)

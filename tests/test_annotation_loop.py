@@ -180,3 +180,23 @@ def test_results_of_classify_keep_article_and_offsets(tmp_path):
     (tmp_path / "bad.jsonl").write_text('{"text": "x"}\n')
     r = runner.invoke(app, ["review", str(tmp_path / "bad.jsonl"), "-o", str(tmp_path / "o.json")])
     assert r.exit_code != 0 and "no 'labels' and 'scores'" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_disagree_queue_ranks_by_labels_changed():
+    from conflictclf.data.review import select_disagree
+
+    cands = [Candidate(f"r{i}", t, "d", i, None, None, labs, {}) for i, (t, labs) in enumerate(
+        [("rockets hit the base", ["attack"]), ("the group claimed it", ["claim"]),
+         ("talks resumed in the capital", []), ("they vowed revenge for the raid", ["threat"])])]
+    other = [["attack"], ["attack", "claim"], [], ["attack", "retaliation"]]
+    picked = select_disagree(cands, other, 5, names=("old", "new"))
+    assert [c.ref for c in picked] == ["r3", "r1"]
+    assert picked[0].reason == "disagree: old threat / new attack+retaliation"
+    assert picked[0].extra["labels_b"] == ["attack", "retaliation"]
+
+
+def test_review_disagree_needs_two_models(tmp_path):
+    rows = [{"text": "Rebels shelled the town.", "labels": [], "scores": {"attack": 0.4}}]
+    r = runner.invoke(app, ["review", str(write_jsonl(tmp_path / "r.jsonl", rows)), "--strategy", "disagree",
+                            "-o", str(tmp_path / "o.json")])
+    assert r.exit_code != 0 and "needs two models" in r.stderr
