@@ -200,3 +200,12 @@ def test_review_disagree_needs_two_models(tmp_path):
     r = runner.invoke(app, ["review", str(write_jsonl(tmp_path / "r.jsonl", rows)), "--strategy", "disagree",
                             "-o", str(tmp_path / "o.json")])
     assert r.exit_code != 0 and "needs two models" in r.stderr
+
+
+def test_user_example_set_validates_and_is_split_by_document():
+    path = Path(__file__).parent.parent / "data" / "user_example" / "communiques.jsonl"
+    problems, st = validate([path])
+    assert problems == [] and st.n == 153
+    rows = [json.loads(x) for x in path.read_text().splitlines()]
+    for d in {r["doc"] for r in rows}:
+        assert len({r["split"] for r in rows if r["doc"] == d}) == 1
