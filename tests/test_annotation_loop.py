@@ -209,3 +209,22 @@ def test_user_example_set_validates_and_is_split_by_document():
     rows = [json.loads(x) for x in path.read_text().splitlines()]
     for d in {r["doc"] for r in rows}:
         assert len({r["split"] for r in rows if r["doc"] == d}) == 1
+
+
+def test_mix_bundled_is_seeded_and_keeps_the_whole_bundled_dev():
+    from conflictclf.data.corpus import parse_line
+    from conflictclf.train.continued import mix_bundled
+
+    def recs(prefix, n):
+        return [parse_line(json.dumps({"id": f"{prefix}{i}", "text": f"{prefix} sentence {i}", "labels": [],
+                                       "split": ("train", "dev", "test")[i % 3]}), "x", i) for i in range(n)]
+
+    user, bundled = recs("u", 30), recs("b", 300)
+    a, b = mix_bundled(user, bundled, 1.0, 42), mix_bundled(user, bundled, 1.0, 42)
+    assert [r.id for r in a] == [r.id for r in b]
+    added = a[len(user):]
+    assert sum(r.split == "train" for r in added) == 10  # one per user training sentence
+    assert sum(r.split == "dev" for r in added) == 100  # the whole bundled dev split
+    assert not any(r.split == "test" for r in added)
+    assert [r.id for r in mix_bundled(user, bundled, 1.0, 7)] != [r.id for r in a]
+    assert sum(r.split == "train" for r in mix_bundled(user, bundled, 0.0, 42)[len(user):]) == 0
