@@ -93,9 +93,12 @@ def reliability_diagram(y: np.ndarray, raw: np.ndarray, calibrated: np.ndarray |
         ax.plot([0, 1], [0, 1], color="black", lw=0.8, ls=":")
         for name, p, colour in curves:
             idx = np.minimum((p[:, j] * bins).astype(int), bins - 1)
-            pts = [(p[idx == b, j].mean(), y[idx == b, j].mean()) for b in range(bins) if (idx == b).any()]
-            xs, ys = zip(*pts)
-            ax.plot(xs, ys, marker="o", ms=3, color=colour, label=f"{name} ECE {ece(y[:, [j]], p[:, [j]])[0]:.3f}")
+            pts = [(p[idx == b, j].mean(), y[idx == b, j].mean(), (idx == b).sum()) for b in range(bins)
+                   if (idx == b).any()]
+            xs, ys, ns = zip(*pts)
+            ax.plot(xs, ys, color=colour, lw=1, label=f"{name} ECE {ece(y[:, [j]], p[:, [j]])[0]:.3f}")
+            # dot area follows the bin's sentence count: a bin of three sentences is noise
+            ax.scatter(xs, ys, s=[4 + 60 * n / len(p) for n in ns], color=colour, zorder=3)
         ax.set(title=lab, xlabel="score", xlim=(0, 1), ylim=(0, 1))
         ax.legend(loc="upper left", fontsize=7)
     axes[0][0].set_ylabel("share with the label")
