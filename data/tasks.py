@@ -50,7 +50,7 @@ def label_studio_config(labels: Sequence[str]) -> str:
     choices = "\n".join(f"    <Choice value={quoteattr(lab)}/>" for lab in [*labels, NONE_LABEL])
     return (
         "<View>\n"
-        '  <Header value="$doc, sentence $order ($reason)"/>\n'
+        '  <Header value="$reason"/>\n'  # why the sentence was picked; doc and order ride along in data
         f'  <Text name="{LS_TO}" value="$text"/>\n'
         f'  <Choices name="{LS_FROM}" toName="{LS_TO}" choice="multiple" required="true" showInline="true">\n'
         f"{choices}\n"
