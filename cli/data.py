@@ -71,3 +71,38 @@ def print_stats(st: Stats, labels: list[str]) -> None:
     for combo, n in st.combos.most_common():
         c.add_row(combo, str(n))
     out.print(c)
+
+
+@app.command("import")
+@handle_errors
+def import_cli(
+    exports: list[Path] = typer.Argument(..., help="Label Studio JSON export, or doccano JSONL export (a file, a folder of per-user files, or the zip)."),
+    output: Path = typer.Option(..., "--output", "-o", help="Corpus JSONL to write (text, labels, doc, order, split by document)."),
+    source: str | None = typer.Option(None, "--from", help="label-studio or doccano. Default: .json is Label Studio, .jsonl/.zip/folder is doccano."),
+    labels: str | None = typer.Option(None, "--labels", help="Labels to accept, comma-separated. Default: attack,retaliation,claim,threat."),
+) -> None:
+    """Turn an annotation tool's export into corpus records that `data validate` and `train` read.
+
+    Tasks left unlabelled, annotators who disagree and unknown labels are each reported as
+    one line on stderr and left out. Example:
+    conflictclf data import project-3-at-2026-11-30.json --from label-studio -o mine.jsonl
+    """
+    from conflictclf.data.annotations import import_export, write_records
+
+    allowed = _labels(labels)
+    res = import_export(exports, allowed, source)
+    for p in res.problems:
+        err.print(p, markup=False, soft_wrap=True)
+    if not res.records:
+        raise typer.Exit(_fail_none(res.tasks))
+    path = write_records(res.records, output)
+    splits = {s: sum(r["split"] == s for r in res.records) for s in ("train", "dev", "test")}
+    docs = len({r["doc"] for r in res.records})
+    out.print(f"imported {len(res.records)} of {res.tasks} tasks from {docs} documents "
+              f"({', '.join(f'{k} {v}' for k, v in splits.items())}); left out {len(res.problems)} -> {path}",
+              markup=False)
+
+
+def _fail_none(tasks: int) -> int:
+    err.print(f"error: none of the {tasks} tasks could be imported (see the lines above)", markup=False)
+    return 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from conflictclf.cli import batch, classify, data, demo, evaluate, export, report, train
+from conflictclf.cli import batch, calibrate, classify, data, demo, evaluate, export, report, review, train
 
 app = typer.Typer(
     name="conflictclf",
@@ -21,6 +21,8 @@ app.command("batch")(batch.batch_cli)
 app.command("report")(report.report_cli)
 app.command("export")(export.export_cli)
 app.command("demo")(demo.demo_cli)
+app.command("calibrate")(calibrate.calibrate_cli)
+app.command("review")(review.review_cli)
 app.add_typer(data.app, name="data")
 
 

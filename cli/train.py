@@ -26,15 +26,19 @@ def train_cli(
     data: list[Path] | None = typer.Option(None, "--data", "-d", help="Annotated JSONL file or folder (repeatable). Default: the bundled corpus."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Model directory to write. Default: the per-user model location ($CONFLICTCLF_MODEL_DIR overrides)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or per-epoch lines."),
+    init_from: Path | None = typer.Option(None, "--init-from", help="Continue training this model directory on --data, mixed with a share of the bundled corpus (--bundled-share)."),
 ) -> None:
-    """Fine-tune the classifier, tune one threshold per label on dev, and save the model.
+    """Fine-tune the classifier, tune one threshold per label on dev, calibrate its scores, and save the model.
 
     Example: conflictclf train --epochs 6 --learning-rate 5e-5 --output models/run1
+    Continue from a model on your own annotations:
+    conflictclf train --init-from ~/models/default --data mine.jsonl --output models/mine
     """
     from conflictclf.train.trainer import train
 
     cfg = TrainConfig.load(config, parse_overrides(list(ctx.args)))
-    result = train(cfg, data, output, log=lambda m: err.print(m, markup=False), progress=not quiet)
+    result = train(cfg, data, output, log=lambda m: err.print(m, markup=False), progress=not quiet,
+                   init_from=init_from)
     for split in ("dev", "test"):
         rep = result.metrics.get(split)
         if rep:

@@ -11,7 +11,9 @@ from conflictclf.data.corpus import SPEC_LABELS, SPLITS, Record, bundled_corpus_
 from conflictclf.data.dedup import near_duplicate_pairs, normalise
 from conflictclf.model.errors import DataError
 
-SOURCES = ("seed", "written")
+# "annotated": records made by `conflictclf data import` from annotation tool exports
+# "annotated": records made by `conflictclf data import` from annotation tool exports
+SOURCES = ("seed", "written", "annotated")
 CORPUS_FIELDS = ("source", "doc", "split")
 
 
@@ -67,7 +69,7 @@ def validate(paths: Sequence[str | Path] | None = None, labels: Sequence[str] = 
             if value in (None, ""):
                 problems.append(f"{r.where}: missing field {key!r}")
         if r.source is not None and r.source not in SOURCES:
-            problems.append(f"{r.where}: unknown source {r.source!r} (expected seed or written)")
+            problems.append(f"{r.where}: unknown source {r.source!r} (expected {', '.join(SOURCES)})")
     problems.extend(_cross_split_duplicates(records))
     return sorted(set(problems), key=_sort_key), stats(records)
 

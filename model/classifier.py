@@ -26,6 +26,7 @@ from conflictclf.model.backends import (
     TorchBackend,
     require_export,
 )
+from conflictclf.model.calibration import Calibration
 from conflictclf.model.errors import ModelError
 from conflictclf.model.paths import default_model_dir
 from conflictclf.model.tokenize import Tokenizer
@@ -77,14 +78,29 @@ class EventClassifier:
     """
 
     def __init__(self, tokenizer: Tokenizer, backend: Backend, labels: Sequence[str], thresholds: Sequence[float],
-                 max_length: int = 128, meta: dict[str, Any] | None = None, path: Path | None = None) -> None:
+                 max_length: int = 128, meta: dict[str, Any] | None = None, path: Path | None = None,
+                 calibration: Calibration | None = None) -> None:
         self.tokenizer = tokenizer
         self.backend = backend
         self.labels: list[str] = list(labels)
-        self.thresholds: np.ndarray = np.asarray(thresholds, dtype=np.float64)
+        # Scores and thresholds are both calibrated when the model has a calibration, so
+        # decisions are those of the raw scores against the raw thresholds (model/calibration.py).
+        self.calibration = calibration
+        self.raw_thresholds: np.ndarray = np.asarray(thresholds, dtype=np.float64)
         self.max_length = max_length
         self.meta = meta or {}
         self.path = path
+
+    @property
+    def thresholds(self) -> np.ndarray:
+        """Per-label cut-offs on the scale `predict_proba` returns: calibrated if the model is.
+
+        Derived, not stored, so that setting `calibration = None` (raw sigmoid scores)
+        moves the cut-offs back with the scores and no decision changes.
+        """
+        if self.calibration is None:
+            return self.raw_thresholds
+        return self.calibration.map_thresholds(self.raw_thresholds)
 
     @property
     def uses_context(self) -> bool:
@@ -125,10 +141,15 @@ class EventClassifier:
                                     thresholds, INT8_RECHECK_MARGIN, chosen)
         else:
             engine = TorchBackend(load_torch_model(path), bf16=chosen == "bf16")
-        return cls(tokenizer, engine, labels, thresholds, max_length=max_length, meta=meta, path=path)
+        return cls(tokenizer, engine, labels, thresholds, max_length=max_length, meta=meta, path=path,
+                   calibration=Calibration.from_meta(meta, labels))
 
     def predict_proba(self, texts: Sequence[str], batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
-        """Scores in [0, 1], shape (len(texts), len(self.labels)), rows in input order."""
+        """Scores in [0, 1], shape (len(texts), len(self.labels)), rows in input order.
+
+        Calibrated probabilities when the model carries a calibration; set
+        `self.calibration = None` for the raw sigmoid scores.
+        """
         out = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
         checked = self.backend if isinstance(self.backend, CheckedBackend) else None
         if checked and len(texts) >= PREFETCH_MIN_ROWS:
@@ -138,7 +159,8 @@ class EventClassifier:
             rows = checked.uncertain(out)
             if len(rows):
                 self._score(checked.exact, texts, rows, out, batch_size)
-        return out
+        # after the int8 recheck, which works on raw scores against raw thresholds
+        return self.calibration.apply(out) if self.calibration is not None else out
 
     def predict(self, texts: Sequence[str], threshold: float | None = None,
                 batch_size: int = DEFAULT_BATCH_SIZE) -> list[Prediction]:

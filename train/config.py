@@ -67,6 +67,10 @@ class TrainConfig:
     threshold_max: float = _f(0.7, "highest decision threshold the dev-set search may pick")
     export: bool = _f(True, "also write the ONNX export and the checked int8 copy, so classify and batch are fast with no manual step")
     labels: list[str] | None = _f(None, "label names in column order; default: every label found in the training data, sorted")
+    # Continued training on a few hundred new sentences alone pulls the model towards their
+    # register and away from what it learnt (catastrophic forgetting); replaying bundled
+    # sentences alongside them is the usual remedy (measured run: README, "Adapting the model").
+    bundled_share: float = _f(1.0, "with --init-from: bundled training sentences mixed in per new training sentence, so the model keeps what it learnt (dev always adds the whole bundled dev split); 0 trains on the new data alone")
 
     def __post_init__(self) -> None:
         if self.preset not in PRESETS:
@@ -81,6 +85,8 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be at least 1")
         if not 0 < self.learning_rate < 1:
             raise ConfigError("learning_rate must be between 0 and 1")
+        if self.bundled_share < 0:
+            raise ConfigError("bundled_share must be 0 or more")
         if not 0 <= self.threshold_min < self.threshold_max <= 1:
             raise ConfigError("need 0 <= threshold_min < threshold_max <= 1")
 

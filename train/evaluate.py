@@ -11,6 +11,7 @@ import numpy as np
 
 from conflictclf.data.corpus import Record, by_split, check_labels, load_records
 from conflictclf.model.errors import DataError
+from conflictclf.train.calibration import ece_report, reliability_diagram
 from conflictclf.train.metrics import apply_thresholds, multi_hot, report, tune_thresholds
 
 
@@ -21,6 +22,8 @@ class EvalResult:
     baseline: dict | None
     thresholds: dict[str, float]
     output_dir: Path
+    # expected calibration error per label: {"before": {...}, "after": {...} or None if uncalibrated}
+    calibration: dict | None = None
 
 
 def select(records: list[Record], split: str | None) -> tuple[str, list[Record]]:
@@ -42,7 +45,9 @@ def evaluate(model_dir: str | Path | None, data: Sequence[str | Path], output_di
     clf = EventClassifier.from_pretrained(model_dir, backend="torch")  # fp32: the reference scores
     check_labels(chosen, clf.labels)
     y = multi_hot([r.labels for r in chosen], clf.labels)
-    probs = clf.predict_proba([r.text for r in chosen])
+    cal, clf.calibration = clf.calibration, None
+    raw = clf.predict_proba([r.text for r in chosen])
+    probs = cal.apply(raw) if cal is not None else raw
     cut = clf.thresholds if threshold is None else np.full(len(clf.labels), threshold)
     rep = report(y, apply_thresholds(probs, cut), clf.labels)
 
@@ -57,11 +62,24 @@ def evaluate(model_dir: str | Path | None, data: Sequence[str | Path], output_di
     thresholds = {lab: float(t) for lab, t in zip(clf.labels, cut)}
     payload = {"model": str(clf.path), "split": split, "data": [str(d) for d in data],
                "thresholds": thresholds, "metrics": rep, "baseline_tfidf": base_rep}
+    calib = ece_report(y, raw, probs, clf.labels)
+    if cal is None:
+        calib["after"] = None
+    payload["calibration_error"] = calib
     tmp = out / ".metrics.json.tmp"
     tmp.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
     tmp.replace(out / "metrics.json")
     _pr_curves(y, probs, clf.labels, cut, out)
-    return EvalResult(split, rep, base_rep, thresholds, out)
+    reliability_diagram(y, raw, probs if cal is not None else None, clf.labels, out / "reliability.png")
+    return EvalResult(split, rep, base_rep, thresholds, out, calib)
+
+
+def compare(models: Sequence[str | Path], data: Sequence[str | Path], output_dir: str | Path = "evaluation",
+            split: str | None = None, threshold: float | None = None) -> list[EvalResult]:
+    """Evaluate several models on the same sentences; each writes into its own subfolder."""
+    out = Path(output_dir)
+    names = [f"{i + 1}_{Path(m).expanduser().resolve().name}" for i, m in enumerate(models)]
+    return [evaluate(m, data, out / name, split=split, threshold=threshold) for m, name in zip(models, names)]
 
 
 def _baseline_report(records: list[Record], chosen: list[Record], labels: list[str], y: np.ndarray) -> dict:

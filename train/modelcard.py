@@ -37,7 +37,10 @@ predicted when its score reaches the label's threshold below.
 
 Load it with `conflictclf.model.EventClassifier.from_pretrained(DIR)` or with a plain
 `transformers.pipeline("text-classification", model=DIR, top_k=None)`; the pipeline
-applies a sigmoid (multi-label problem type) but not the tuned thresholds.
+applies a sigmoid (multi-label problem type) but not the tuned thresholds. conflictclf
+also maps each label's score through the calibration stored in `conflictclf.json`
+(`calibration`, fitted on dev), so the scores it reports are calibrated probabilities;
+the thresholds below are on the raw sigmoid scale the pipeline gives, and mapped with them.
 
 ## Training data
 {counts.get('train', 0)} training, {counts.get('dev', 0)} dev and {counts.get('test', 0)} test sentences

@@ -18,6 +18,7 @@ from conflictclf.model.classifier import META_FILE, package_version, quiet_trans
 from conflictclf.model.errors import ConfigError, DataError, ModelError
 from conflictclf.model.basemodels import resolve_base_model
 from conflictclf.model.paths import default_model_dir
+from conflictclf.train.calibration import fit_and_describe
 from conflictclf.train.config import TrainConfig
 from conflictclf.train.metrics import apply_thresholds, multi_hot, report, sigmoid, tune_thresholds
 
@@ -34,10 +35,18 @@ class TrainResult:
 
 
 def train(config: TrainConfig, data: Sequence[str | Path] | None = None, output: str | Path | None = None,
-          log: Log = print, progress: bool = True) -> TrainResult:
-    """Train on the `train` split, select and tune thresholds on `dev`, score `test`, save."""
+          log: Log = print, progress: bool = True, init_from: str | Path | None = None) -> TrainResult:
+    """Train on the `train` split, select and tune thresholds on `dev`, score `test`, save.
+
+    `init_from`: a trained model directory to continue from, on `data` mixed with a share of
+    the bundled corpus (conflictclf.train.continued).
+    """
     start = time.time()
     records = load_records(data)
+    if init_from is not None:
+        from conflictclf.train.continued import prepare_continued
+
+        records, config = prepare_continued(init_from, records, config, log)
     splits = by_split(records)
     for name in ("train", "dev"):
         if not splits[name]:
@@ -150,6 +159,7 @@ def train(config: TrainConfig, data: Sequence[str | Path] | None = None, output:
             test_probs = _predict(model, tokenizer, splits["test"], config)
             metrics["test"] = report(y_test, apply_thresholds(test_probs, thresholds), labels)
         metrics["best_epoch"] = best_epoch
+        calibration = fit_and_describe(y_dev, dev_probs, labels, "dev", len(splits["dev"]))
         metrics["bf16"] = bf16
 
         th = {lab: float(t) for lab, t in zip(labels, thresholds)}
@@ -164,6 +174,7 @@ def train(config: TrainConfig, data: Sequence[str | Path] | None = None, output:
             "package_version": package_version(),
             "metrics": metrics,
             "train_seconds": round(time.time() - start, 1),
+            "calibration": calibration,
         }
         _save(trainer.model, tokenizer, meta, out_dir)
     if config.export:

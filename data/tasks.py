@@ -1,0 +1,89 @@
+"""Review tasks out, in the import formats of Label Studio and doccano (or plain JSONL).
+
+Formats written (and read back by conflictclf.data.annotations):
+- Label Studio 1.x task import JSON: a list of {"data": {...}, "predictions": [{"model_version",
+  "result": [{"from_name", "to_name", "type": "choices", "value": {"choices": [...]}}]}]}, used
+  with the labelling config written next to it (a multiple-choice `Choices` tag named "labels"
+  over a `Text` tag named "text").
+- doccano 1.x text-classification JSONL import: one {"text", "label": [...], ...} per line; the
+  other keys become the example's metadata.
+A sentence with no event is labelled `none`, an explicit choice, so that a task nobody labelled
+can be told apart from a sentence an annotator judged to carry no label.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from xml.sax.saxutils import quoteattr
+
+from conflictclf.data.review import Candidate
+
+FORMATS = ("label-studio", "doccano", "jsonl")
+NONE_LABEL = "none"
+# Names tying Label Studio results to the config's tags; the importer looks for the choices
+# of any tag, so a renamed tag still imports.
+LS_FROM, LS_TO = "labels", "text"
+
+
+def task_data(c: Candidate) -> dict:
+    """What travels with a task and comes back in the export: the text and where it is from."""
+    data = {"text": c.text, "ref": c.ref, "doc": c.doc, "order": c.order, "start": c.start, "end": c.end,
+            "reason": c.reason, "model_labels": c.labels, "scores": c.scores}
+    return data | c.extra
+
+
+def label_studio_tasks(cands: Sequence[Candidate], model_version: str) -> list[dict]:
+    return [{"data": task_data(c),
+             "predictions": [{"model_version": model_version,
+                              "score": max(c.scores.values(), default=0.0),
+                              "result": [{"from_name": LS_FROM, "to_name": LS_TO, "type": "choices",
+                                          "value": {"choices": c.labels or [NONE_LABEL]}}]}]}
+            for c in cands]
+
+
+def label_studio_config(labels: Sequence[str]) -> str:
+    """The labelling interface the tasks expect: one required multiple choice per sentence."""
+    choices = "\n".join(f"    <Choice value={quoteattr(lab)}/>" for lab in [*labels, NONE_LABEL])
+    return (
+        "<View>\n"
+        '  <Header value="$reason"/>\n'  # why the sentence was picked; doc and order ride along in data
+        f'  <Text name="{LS_TO}" value="$text"/>\n'
+        f'  <Choices name="{LS_FROM}" toName="{LS_TO}" choice="multiple" required="true" showInline="true">\n'
+        f"{choices}\n"
+        "  </Choices>\n"
+        "</View>\n"
+    )
+
+
+def doccano_rows(cands: Sequence[Candidate]) -> list[dict]:
+    return [task_data(c) | {"label": c.labels or [NONE_LABEL]} for c in cands]
+
+
+def write_tasks(cands: Sequence[Candidate], fmt: str, output: str | Path, labels: Sequence[str],
+                model_version: str = "conflictclf") -> list[Path]:
+    """Write the tasks (and, for Label Studio, the labelling config); returns the paths written."""
+    out = Path(output)
+    if fmt == "label-studio":
+        config = out.with_name(out.stem + ".label-config.xml")
+        atomic_write(out, json.dumps(label_studio_tasks(cands, model_version), ensure_ascii=False, indent=1) + "\n")
+        atomic_write(config, label_studio_config(labels))
+        return [out, config]
+    rows = doccano_rows(cands) if fmt == "doccano" else [task_data(c) | {"labels": c.labels} for c in cands]
+    atomic_write(out, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    return [out]
+
+
+def atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
