@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from conflictclf.data.tasks import NONE_LABEL, atomic_write
+from conflictclf.data.files import atomic_write_text
+from conflictclf.data.tasks import NONE_LABEL
 from conflictclf.model.errors import DataError
 
 SOURCES = ("label-studio", "doccano")
@@ -201,5 +202,5 @@ def _short(text: str, width: int = 60) -> str:
 
 def write_records(records: list[dict], output: str | Path) -> Path:
     out = Path(output)
-    atomic_write(out, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+    atomic_write_text(out, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
     return out

@@ -14,12 +14,11 @@ can be told apart from a sentence an annotator judged to carry no label.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
+from conflictclf.data.files import atomic_write_text
 from conflictclf.data.review import Candidate
 
 FORMATS = ("label-studio", "doccano", "jsonl")
@@ -69,21 +68,9 @@ def write_tasks(cands: Sequence[Candidate], fmt: str, output: str | Path, labels
     out = Path(output)
     if fmt == "label-studio":
         config = out.with_name(out.stem + ".label-config.xml")
-        atomic_write(out, json.dumps(label_studio_tasks(cands, model_version), ensure_ascii=False, indent=1) + "\n")
-        atomic_write(config, label_studio_config(labels))
+        atomic_write_text(out, json.dumps(label_studio_tasks(cands, model_version), ensure_ascii=False, indent=1) + "\n")
+        atomic_write_text(config, label_studio_config(labels))
         return [out, config]
     rows = doccano_rows(cands) if fmt == "doccano" else [task_data(c) | {"labels": c.labels} for c in cands]
-    atomic_write(out, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    atomic_write_text(out, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
     return [out]
-
-
-def atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from conflictclf.data import parquet_fit, tabular
+from conflictclf.data.files import atomic_write_text
 from conflictclf.data.segment import segment as split_sentences
 from conflictclf.model.classifier import DEFAULT_BATCH_SIZE, WEIGHTS_FILE, EventClassifier, package_version
 from conflictclf.model.errors import InputError
@@ -188,7 +189,7 @@ def run_batch(input_path: str | Path, output: str | Path, model: str | Path | No
         rows, rejects, classified, n_out = classify_part(clf, good, opts, out_fmt)
         rejects = sorted(bad + rejects, key=lambda r: (r["file"], r["line"]))
         write_part(work / f"part-{k:06d}.{out_fmt}", out_fmt, clf.labels, rows)
-        atomic_text(work / f"rejects-{k:06d}.jsonl", jsonl_text(rejects))
+        atomic_write_text(work / f"rejects-{k:06d}.jsonl", jsonl_text(rejects))
         summary.read += len(good) + len(bad)
         summary.classified += classified
         summary.rejected += len(rejects)
@@ -234,7 +235,7 @@ def weights_hash(model_dir: Path) -> str:
         for block in iter(lambda: fh.read(1 << 22), b""):
             h.update(block)
     try:
-        atomic_text(cache, json.dumps({"stamp": stamp, "sha256": h.hexdigest()}))
+        atomic_write_text(cache, json.dumps({"stamp": stamp, "sha256": h.hexdigest()}))
     except OSError:
         pass
     return h.hexdigest()
@@ -260,7 +261,7 @@ def write_manifest(output: Path, clf: EventClassifier, opts: BatchOptions, summa
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     } | (extra or {})
     path = manifest_path(output)
-    atomic_text(path, json.dumps(manifest, indent=2) + "\n")
+    atomic_write_text(path, json.dumps(manifest, indent=2) + "\n")
     return path
 
 
@@ -289,7 +290,7 @@ def _load_state(work: Path, key: dict, resume: bool) -> dict:
 
 
 def _save_state(work: Path, key: dict, chunks: int, s: BatchSummary) -> None:
-    atomic_text(work / "state.json", json.dumps({"key": key, "chunks": chunks, "read": s.read,
+    atomic_write_text(work / "state.json", json.dumps({"key": key, "chunks": chunks, "read": s.read,
                                                   "classified": s.classified, "rejected": s.rejected,
                                                   "output_rows": s.output_rows}))
 
@@ -384,9 +385,3 @@ def _assemble(work: Path, n_chunks: int, fmt: str, labels: list[str], output: Pa
         dst.write(jsonl_text(late).encode("utf-8"))
     os.replace(rtmp, rejects_path(output))
     return late, dropped
-
-
-def atomic_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)

@@ -31,11 +31,11 @@ from pathlib import Path
 from typing import Any
 
 from conflictclf.data import parquet_fit, tabular
+from conflictclf.data.files import atomic_write_text
 from conflictclf.data.ranges import Unit, plan_units
 from conflictclf.model.batch import (
     BatchOptions,
     BatchSummary,
-    atomic_text,
     jsonl_text,
     plan_inputs,
     rejects_path,
@@ -222,7 +222,7 @@ def _assemble(work: Path, units: list[Unit], done: dict[int, dict[str, Any]], ou
             if p.stat().st_size:
                 _link(p, rej_tmp / p.name)
     if late:
-        atomic_text(rej_tmp / "rejects-schema.jsonl", jsonl_text(late))
+        atomic_write_text(rej_tmp / "rejects-schema.jsonl", jsonl_text(late))
     _replace(out_tmp, output)
     _replace(rej_tmp, rejects_path(output))
     assert all((work / done_name(u["k"])).exists() for u in units)

@@ -19,8 +19,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from conflictclf.data.files import atomic_write_text
 from conflictclf.data.ranges import Unit, read_unit
-from conflictclf.model.batch import BatchOptions, atomic_text, classify_part, jsonl_text, reject, write_part
+from conflictclf.model.batch import BatchOptions, classify_part, jsonl_text, reject, write_part
 from conflictclf.model.classifier import EventClassifier
 from conflictclf.model.errors import InputError
 
@@ -52,7 +53,7 @@ def run_unit(clf: EventClassifier, unit: Unit, opts: BatchOptions, work: Path, o
         rejects = sorted(bad + rejects, key=lambda r: r["line"])
         j = counts["parts"]
         write_part(work / part_name(k, j, out_fmt), out_fmt, clf.labels, rows)
-        atomic_text(work / rejects_name(k, j), jsonl_text(rejects))
+        atomic_write_text(work / rejects_name(k, j), jsonl_text(rejects))
         counts["read"] += len(good) + len(bad)
         counts["classified"] += classified
         counts["rejected"] += len(rejects)
@@ -73,7 +74,7 @@ def run_unit(clf: EventClassifier, unit: Unit, opts: BatchOptions, work: Path, o
     counts["peak_rss_mb"] = round(_peak_rss_mb(), 1)
     counts["rss_mb"] = _rss_mb()
     counts["pid"] = os.getpid()  # which worker ran it (a restarted worker has a new pid)
-    atomic_text(work / done_name(k), json.dumps(counts))
+    atomic_write_text(work / done_name(k), json.dumps(counts))
     return counts
 
 
@@ -99,7 +100,7 @@ def open_work(work: Path, key: dict[str, Any], units: list[Unit], resume: bool) 
         if work.exists():
             shutil.rmtree(work)
         work.mkdir(parents=True)
-        atomic_text(plan, json.dumps({"key": key, "units": units}))
+        atomic_write_text(plan, json.dumps({"key": key, "units": units}))
         return {}
     if not resume:
         raise InputError(f"{work}: an interrupted run left its work here; pass --resume to continue it, "

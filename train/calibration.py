@@ -6,14 +6,13 @@ The map itself (and how a model applies it) lives in conflictclf.model.calibrati
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from conflictclf.data.files import atomic_write_text
 from conflictclf.model.calibration import META_KEY, Calibration, logit
 from conflictclf.model.errors import DataError
 
@@ -139,7 +138,7 @@ def calibrate_model(model_dir: str | Path | None, data: Sequence[str | Path] | N
     meta_path = clf.path / META_FILE
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
     meta[META_KEY] = calibration_meta(cal, clf.labels, y, raw, split, len(chosen))
-    _atomic_write(meta_path, json.dumps(meta, indent=2) + "\n")
+    atomic_write_text(meta_path, json.dumps(meta, indent=2) + "\n")
     return CalibrateResult(clf.path, cal, clf.labels, len(chosen), meta[META_KEY]["ece"])
 
 
@@ -148,19 +147,6 @@ def calibration_meta(cal: Calibration, labels: Sequence[str], y: np.ndarray, raw
     """What conflictclf.json stores: the map, where it was fitted, and its ECE there."""
     return cal.to_meta(labels) | {"fitted_on": split, "sentences": n,
                                   "ece": ece_report(y, raw, cal.apply(raw), labels)}
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def fit_and_describe(y: np.ndarray, raw: np.ndarray, labels: Sequence[str], split: str, n: int,
                      method: str = "platt") -> dict:
     """Fit on (y, raw) and return the metadata block; what `train` stores after tuning thresholds."""
