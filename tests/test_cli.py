@@ -140,7 +140,8 @@ def test_version():
     assert result.exit_code == 0 and result.stdout.strip()
 
 
-@pytest.mark.parametrize("command", ["train", "evaluate", "classify", "batch", "export", "demo", "data"])
+@pytest.mark.parametrize("command", ["train", "evaluate", "classify", "batch", "report", "review", "calibrate",
+                                     "export", "demo", "data"])
 def test_every_command_has_help(command):
     result = runner.invoke(app, [command, "--help"], env={"COLUMNS": "200"})
     assert result.exit_code == 0 and "Usage" in result.output
