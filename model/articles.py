@@ -51,7 +51,6 @@ def classify_articles(clf: EventClassifier, articles: Sequence[tuple[str, str]],
                       threshold: float | None = None) -> list[SentenceResult]:
     """Segment every (source, text) pair and classify all sentences in one batched pass."""
     units = [(src, s) for src, text in articles for s in segment(text)]
-    probs = clf.predict_proba([s.text for _, s in units])
-    preds = clf.decide(probs, threshold)
+    preds = clf.predict([s.text for _, s in units], threshold)
     return [SentenceResult(src, s.index, s.start, s.end, s.text, p.labels, p.scores)
             for (src, s), p in zip(units, preds)]

@@ -150,23 +150,13 @@ class EventClassifier:
         Calibrated probabilities when the model carries a calibration; set
         `self.calibration = None` for the raw sigmoid scores.
         """
-        out = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
-        checked = self.backend if isinstance(self.backend, CheckedBackend) else None
-        if checked and len(texts) >= PREFETCH_MIN_ROWS:
-            checked.prefetch()
-        self._score(self.backend, texts, np.arange(len(texts)), out, batch_size)
-        if checked:
-            rows = checked.uncertain(out)
-            if len(rows):
-                self._score(checked.exact, texts, rows, out, batch_size)
-        # after the int8 recheck, which works on raw scores against raw thresholds
-        return self.calibration.apply(out) if self.calibration is not None else out
+        return self._calibrated(self._raw_proba(texts, batch_size))
 
     def predict(self, texts: Sequence[str], threshold: float | None = None,
                 batch_size: int = DEFAULT_BATCH_SIZE) -> list[Prediction]:
         """One Prediction per text; `threshold` replaces the tuned per-label thresholds."""
-        probs = self.predict_proba(texts, batch_size=batch_size)
-        return self.decide(probs, threshold)
+        raw = self._raw_proba(texts, batch_size)
+        return self.decide(self._calibrated(raw), threshold, raw=raw)
 
     def explain(self, texts: Sequence[str], contexts: Sequence[str | None] | None = None,
                 threshold: float | None = None) -> list[Explanation]:
@@ -183,15 +173,42 @@ class EventClassifier:
             raise ModelError("explain: rationales for models that read a context sentence are not supported")
         return explain(self, texts, threshold)
 
-    def decide(self, probs: np.ndarray, threshold: float | None = None) -> list[Prediction]:
-        cut = self.thresholds if threshold is None else np.full(len(self.labels), threshold)
+    def decide(self, probs: np.ndarray, threshold: float | None = None,
+               raw: np.ndarray | None = None) -> list[Prediction]:
+        """Predictions from `predict_proba`'s scores.
+
+        `raw`: the uncalibrated scores behind `probs`. Given (and no `threshold`), labels are
+        decided on them against the tuned thresholds: a steep calibration can round a score
+        just below its threshold and the mapped threshold to the same float, and a decision
+        must not depend on that.
+        """
+        if raw is not None and threshold is None:
+            hits = np.asarray(raw, dtype=np.float64) >= self.raw_thresholds
+        else:
+            hits = np.asarray(probs) >= (self.thresholds if threshold is None else threshold)
         return [
             Prediction(
-                labels=[lab for lab, p, t in zip(self.labels, row, cut) if p >= t],
+                labels=[lab for lab, hit in zip(self.labels, row_hits) if hit],
                 scores={lab: round(float(p), 6) for lab, p in zip(self.labels, row)},
             )
-            for row in probs
+            for row, row_hits in zip(probs, hits)
         ]
+
+    def _raw_proba(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
+        """Uncalibrated sigmoid scores, with the int8 recheck (which works on raw scores)."""
+        out = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
+        checked = self.backend if isinstance(self.backend, CheckedBackend) else None
+        if checked and len(texts) >= PREFETCH_MIN_ROWS:
+            checked.prefetch()
+        self._score(self.backend, texts, np.arange(len(texts)), out, batch_size)
+        if checked:
+            rows = checked.uncertain(out)
+            if len(rows):
+                self._score(checked.exact, texts, rows, out, batch_size)
+        return out
+
+    def _calibrated(self, raw: np.ndarray) -> np.ndarray:
+        return self.calibration.apply(raw) if self.calibration is not None else raw
 
     def _score(self, engine: Backend, texts: Sequence[str], rows: np.ndarray, out: np.ndarray,
                batch_size: int) -> None:

@@ -124,3 +124,15 @@ def test_calibrate_cli_on_an_uncalibrated_model_then_evaluate(tiny_model, tiny_c
 def test_calibrate_cli_errors_are_one_line(tmp_path):
     r = runner.invoke(app, ["calibrate", str(tmp_path / "nope")])
     assert r.exit_code != 0 and r.stderr.strip().startswith("error: ") and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_a_steep_calibration_cannot_tie_a_decision():
+    """Decisions come from the raw scores: a steep map rounds near-threshold scores together."""
+    from conflictclf.model.classifier import EventClassifier
+
+    clf = EventClassifier(tokenizer=None, backend=None, labels=["a"], thresholds=[0.5],
+                          calibration=Calibration("platt", np.array([148.0]), np.array([40.0])))
+    raw = np.array([[0.49], [0.51]], dtype=np.float32)
+    probs = clf._calibrated(raw)
+    assert probs[0, 0] == probs[1, 0] == clf.thresholds[0] == 1.0  # all three round to 1.0
+    assert [p.labels for p in clf.decide(probs, raw=raw)] == [[], ["a"]]

@@ -48,8 +48,12 @@ def evaluate(model_dir: str | Path | None, data: Sequence[str | Path], output_di
     cal, clf.calibration = clf.calibration, None
     raw = clf.predict_proba([r.text for r in chosen])
     probs = cal.apply(raw) if cal is not None else raw
-    cut = clf.thresholds if threshold is None else np.full(len(clf.labels), threshold)
-    rep = report(y, apply_thresholds(probs, cut), clf.labels)
+    # the tuned cut-offs on the calibrated scale, for the report; decisions as `predict` takes
+    # them, on the raw scores, which a steep calibration cannot round onto a cut-off
+    cut = (cal.map_thresholds(clf.raw_thresholds) if cal is not None else clf.raw_thresholds) \
+        if threshold is None else np.full(len(clf.labels), threshold)
+    hits = apply_thresholds(raw, clf.raw_thresholds) if threshold is None else apply_thresholds(probs, cut)
+    rep = report(y, hits, clf.labels)
 
     base_rep = None
     if baseline == "tfidf":
