@@ -138,7 +138,8 @@ class EventClassifier:
             require_export(path / ONNX_FILE, "onnx")
             engine = CheckedBackend(OnnxBackend(path / ONNX_INT8_FILE, chosen, workers, INT8_DISABLED_OPTIMIZERS),
                                     lambda: OnnxBackend(path / ONNX_FILE, "onnx", workers),
-                                    thresholds, INT8_RECHECK_MARGIN, chosen)
+                                    thresholds, float(meta.get("export", {}).get("recheck_margin", INT8_RECHECK_MARGIN)),
+                                    chosen)
         else:
             engine = TorchBackend(load_torch_model(path), bf16=chosen == "bf16")
         return cls(tokenizer, engine, labels, thresholds, max_length=max_length, meta=meta, path=path,

@@ -1,3 +1,4 @@
+import json
 from types import SimpleNamespace
 
 import numpy as np
@@ -64,23 +65,77 @@ def test_parallel_workers_give_the_same_scores(tiny_model, tmp_path):
     np.testing.assert_allclose(four.predict_proba(texts, batch_size=4), one, atol=1e-6)
 
 
-def test_int8_keeps_the_first_feed_forward_output_in_fp32(tiny_model, tmp_path):
+def test_outlier_split_computes_the_same_function(tiny_model, tmp_path):
+    import shutil
+
+    import onnx
+    import onnxruntime as ort
+
+    from conflictclf.model.outliers import find_feed_forwards, split_outlier_channels
+
+    d = tmp_path / "m"
+    shutil.copytree(tiny_model, d)
+    export_onnx(d)
+    model = onnx.load(str(d / "onnx" / "model.onnx"))
+    blocks = find_feed_forwards(model.graph)
+    config = json.loads((d / "config.json").read_text())
+    layers = config["num_hidden_layers"]
+    # one feed-forward block per layer, plus the classifier head when it has a hidden layer
+    assert layers <= len(blocks) <= layers + 1
+    rng = np.random.default_rng(0)
+    ranges = {b.activation: rng.random(_width(model, b)) for b in blocks}
+    keep = split_outlier_channels(model, ranges, k=4)
+    assert len(keep) == 2 * len(blocks)
+    hot = {i.name: i for i in model.graph.initializer}[f"{blocks[0].last.input[1].removesuffix('_fp32ch')}_fp32ch"]
+    assert hot.dims[0] == 4  # the output projection's rows for the four hottest channels
+    ids = rng.integers(5, config["vocab_size"], size=(3, 11))
+    mask = np.ones_like(ids)
+    mask[1, 7:] = 0
+    feed = {"input_ids": ids, "attention_mask": mask}
+    before = ort.InferenceSession(str(d / "onnx" / "model.onnx")).run(None, feed)[0]
+    after = ort.InferenceSession(model.SerializeToString()).run(None, feed)[0]
+    np.testing.assert_allclose(after, before, atol=1e-5)
+
+
+def _width(model, block) -> int:
+    weights = {i.name: i for i in model.graph.initializer}
+    return weights[block.last.input[1]].dims[0]
+
+
+def test_int8_keeps_the_outlier_channels_in_fp32(tiny_model, tmp_path):
     import shutil
 
     import onnx
 
     d = tmp_path / "m"
     shutil.copytree(tiny_model, d)
-    export_onnx(d, int8=True)
+    export_onnx(d, int8=True, calibration_texts=TEXTS)
     nodes = onnx.load(str(d / "onnx" / "model-int8.onnx")).graph.node
     float_matmuls = [n.name for n in nodes if n.op_type == "MatMul" and "dense" in n.name]
-    assert float_matmuls == ["/bert/encoder/layer.0/output/dense/MatMul"]
+    assert float_matmuls and all(name.endswith("_fp32ch") for name in float_matmuls)
     assert sum(n.op_type == "MatMulInteger" for n in nodes) > 4  # the rest is quantized
 
 
-def test_train_writes_a_checked_export_that_auto_uses(tiny_model):
-    import json
+def test_the_recheck_margin_is_the_smallest_that_keeps_dev_exact(tiny_model, tmp_path, monkeypatch):
+    import shutil
 
+    from conflictclf.model import export
+
+    d = tmp_path / "m"
+    shutil.copytree(tiny_model, d)
+    export.export_onnx(d, int8=True, calibration_texts=TEXTS)
+    monkeypatch.setattr(export, "MIN_TUNE_AGREEMENT", 0.0)  # any margin will do: the smallest
+    assert export.pick_margin(d, TEXTS) == export.RECHECK_MARGINS[0]
+    monkeypatch.setattr(export, "MIN_TUNE_AGREEMENT", 1.01)  # none will do: the widest
+    assert export.pick_margin(d, TEXTS) == export.RECHECK_MARGINS[-1]
+    monkeypatch.setattr(export, "MIN_TUNE_AGREEMENT", 0.0)
+    check = export.export_checked(d, TEXTS, tune_texts=TEXTS, calibration_texts=TEXTS)
+    assert check.margin == export.RECHECK_MARGINS[0]
+    assert json.loads((d / "conflictclf.json").read_text())["export"]["recheck_margin"] == check.margin
+    assert EventClassifier.from_pretrained(d, backend="onnx-int8").backend.margin == check.margin
+
+
+def test_train_writes_a_checked_export_that_auto_uses(tiny_model):
     meta = json.loads((tiny_model / "conflictclf.json").read_text())
     assert meta["export"]["sentences"] == 15  # the tiny corpus's test split
     assert meta["export"]["int8_used"] is (meta["export"]["agreement"] >= 0.995)
@@ -90,7 +145,6 @@ def test_train_writes_a_checked_export_that_auto_uses(tiny_model):
 
 
 def test_an_int8_copy_that_disagrees_is_not_used(tiny_model, tmp_path, monkeypatch):
-    import json
     import shutil
 
     from conflictclf.model import export
