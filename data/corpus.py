@@ -45,6 +45,11 @@ def bundled_corpus_files() -> list[Path]:
     return sorted(bundled_corpus_dir().glob("*.jsonl"))
 
 
+def bundled_probe_files() -> list[Path]:
+    """The held-out real-register probes shipped with the package (`data/probe/*.jsonl`)."""
+    return sorted(Path(str(files("conflictclf.data") / "probe")).glob("*.jsonl"))
+
+
 def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
     """Files as given, folders expanded to their `*.jsonl` files; missing paths are an error."""
     out: list[Path] = []

@@ -116,7 +116,27 @@ def test_int8_keeps_the_outlier_channels_in_fp32(tiny_model, tmp_path):
     assert sum(n.op_type == "MatMulInteger" for n in nodes) > 4  # the rest is quantized
 
 
-def test_the_recheck_margin_is_the_smallest_that_keeps_dev_exact(tiny_model, tmp_path, monkeypatch):
+def test_the_recheck_margin_is_the_smallest_that_keeps_dev_and_every_check(tiny_model, tmp_path, monkeypatch):
+    import shutil
+
+    from conflictclf.model import export
+
+    d = tmp_path / "m"
+    shutil.copytree(tiny_model, d)
+    monkeypatch.setattr(export, "MIN_TUNE_AGREEMENT", 0.0)  # any margin will do: the smallest
+    monkeypatch.setattr(export, "MIN_INT8_AGREEMENT", 0.0)
+    check = export.export_checked(d, {"a": TEXTS, "b": TEXTS[:2]}, tune_texts=TEXTS, calibration_texts=TEXTS)
+    assert check.margin == export.RECHECK_MARGINS[0] and check.used
+    assert check.sentences == {"a": 3, "b": 2}
+    assert json.loads((d / "conflictclf.json").read_text())["export"]["recheck_margin"] == check.margin
+    assert EventClassifier.from_pretrained(d, backend="onnx-int8").backend.margin == check.margin
+    monkeypatch.setattr(export, "MIN_TUNE_AGREEMENT", 1.01)  # none will do: the widest
+    assert export.export_checked(d, {"a": TEXTS}, tune_texts=TEXTS).margin == export.RECHECK_MARGINS[-1]
+
+
+def test_a_check_set_can_raise_the_margin(tiny_model, tmp_path):
+    """Paired scores give CheckedBackend's decisions at any margin: a wide enough margin
+    sends every row to fp32 and so agrees exactly, and agreement never falls as it grows."""
     import shutil
 
     from conflictclf.model import export
@@ -124,21 +144,26 @@ def test_the_recheck_margin_is_the_smallest_that_keeps_dev_exact(tiny_model, tmp
     d = tmp_path / "m"
     shutil.copytree(tiny_model, d)
     export.export_onnx(d, int8=True, calibration_texts=TEXTS)
-    monkeypatch.setattr(export, "MIN_TUNE_AGREEMENT", 0.0)  # any margin will do: the smallest
-    assert export.pick_margin(d, TEXTS) == export.RECHECK_MARGINS[0]
-    monkeypatch.setattr(export, "MIN_TUNE_AGREEMENT", 1.01)  # none will do: the widest
-    assert export.pick_margin(d, TEXTS) == export.RECHECK_MARGINS[-1]
-    monkeypatch.setattr(export, "MIN_TUNE_AGREEMENT", 0.0)
-    check = export.export_checked(d, TEXTS, tune_texts=TEXTS, calibration_texts=TEXTS)
-    assert check.margin == export.RECHECK_MARGINS[0]
-    assert json.loads((d / "conflictclf.json").read_text())["export"]["recheck_margin"] == check.margin
-    assert EventClassifier.from_pretrained(d, backend="onnx-int8").backend.margin == check.margin
+    pair = export._PairedScores(d)(TEXTS)
+    assert pair.rechecked(1e9) == 1.0 and pair.agreement(1e9) == 1.0
+    assert pair.rechecked(0.0) == 0.0
+    shares = [pair.agreement(m) for m in (0.0, *export.RECHECK_MARGINS)]
+    assert shares == sorted(shares)
+    # the checked backend itself decides as the pair says it would
+    export._set_export_meta(d, {"recheck_margin": 0.5})
+    checked = EventClassifier.from_pretrained(d, backend="onnx-int8").predict(TEXTS)
+    exact = EventClassifier.from_pretrained(d, backend="onnx").predict(TEXTS)
+    same = sum(a.labels == b.labels for a, b in zip(checked, exact)) / len(TEXTS)
+    assert same == pair.agreement(0.5)
 
 
 def test_train_writes_a_checked_export_that_auto_uses(tiny_model):
     meta = json.loads((tiny_model / "conflictclf.json").read_text())
-    assert meta["export"]["sentences"] == 15  # the tiny corpus's test split
-    assert meta["export"]["int8_used"] is (meta["export"]["agreement"] >= 0.995)
+    checks = meta["export"]["checks"]
+    assert checks["test"]["sentences"] == 15  # the tiny corpus's test split
+    assert {"data/probe/news.jsonl", "data/probe/probe.jsonl"} <= set(checks)  # and the bundled real-register probes
+    assert checks["data/probe/news.jsonl"]["sentences"] > 300
+    assert meta["export"]["int8_used"] is all(c["agreement"] >= 0.995 for c in checks.values())
     assert (tiny_model / "onnx" / "model-int8.onnx").is_file()
     expected = "onnx-int8" if meta["export"]["int8_used"] else "onnx"
     assert EventClassifier.from_pretrained(tiny_model).backend.name == expected
@@ -152,8 +177,8 @@ def test_an_int8_copy_that_disagrees_is_not_used(tiny_model, tmp_path, monkeypat
     d = tmp_path / "m"
     shutil.copytree(tiny_model, d)
     monkeypatch.setattr(export, "MIN_INT8_AGREEMENT", 1.01)  # no copy can reach it
-    check = export.export_checked(d, TEXTS)
-    assert not check.used and check.sentences == 3
+    check = export.export_checked(d, {"test": TEXTS})
+    assert not check.used and check.sentences == {"test": 3}
     assert json.loads((d / "conflictclf.json").read_text())["export"]["int8_used"] is False
     assert EventClassifier.from_pretrained(d).backend.name == "onnx"
     assert EventClassifier.from_pretrained(d, backend="onnx-int8").backend.name == "onnx-int8"  # still on request

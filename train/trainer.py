@@ -183,17 +183,20 @@ def train(config: TrainConfig, data: Sequence[str | Path] | None = None, output:
 
 
 def _export(out_dir: Path, splits: dict[str, list[Record]], log: Log) -> None:
-    from conflictclf.model.export import MIN_INT8_AGREEMENT, export_checked
+    from conflictclf.model.export import MIN_INT8_AGREEMENT, bundled_check_texts, export_checked
 
-    check = splits["test"] or splits["dev"]
+    held_out = "test" if splits["test"] else "dev"
+    checks = {held_out: [r.text for r in splits[held_out]], **bundled_check_texts()}
     log(f"exporting to ONNX (fp32 and int8), choosing the recheck margin on {len(splits['dev'])} dev sentences "
-        f"and checking int8 decisions on {len(check)} sentences")
-    result = export_checked(out_dir, [r.text for r in check], tune_texts=[r.text for r in splits["dev"]],
+        f"and checking int8 decisions on {sum(map(len, checks.values()))} sentences ({', '.join(checks)})")
+    result = export_checked(out_dir, checks, tune_texts=[r.text for r in splits["dev"]],
                             calibration_texts=[r.text for r in splits["train"]])
     verdict = ("int8 is the default backend" if result.used else
-               f"int8 stays off (below {MIN_INT8_AGREEMENT:.1%}); the fp32 ONNX export is the default backend")
-    log(f"int8 (rechecked within {result.margin} logits) agrees with fp32 on {result.agreement:.2%} of "
-        f"{result.sentences} sentences: {verdict}")
+               f"int8 stays off (below {MIN_INT8_AGREEMENT:.1%} on a check set); "
+               "the fp32 ONNX export is the default backend")
+    shares = ", ".join(f"{name} {a:.2%}" for name, a in result.agreement.items())
+    log(f"int8, rechecked in fp32 within {result.margin} logits of a threshold ({result.rechecked:.0%} of "
+        f"sentences), agrees with fp32 on {shares}: {verdict}")
 
 
 def _load_base(base: str, labels: list[str]):
