@@ -42,10 +42,6 @@ class ExportCheck:
     margin: float  # the recheck margin the checked path runs with
     rechecked: float  # share of all check sentences that margin sends to fp32
 
-    @property
-    def lowest(self) -> float:
-        return min(self.agreement.values(), default=1.0)
-
     def to_dict(self) -> dict:
         return {"checks": {name: {"sentences": self.sentences[name], "agreement": round(a, 6)}
                            for name, a in self.agreement.items()},
