@@ -208,12 +208,14 @@ class _Pair:
     def rechecked(self, margin: float) -> float:
         return float(self._near(margin).mean()) if len(self) else 0.0
 
+    def decided(self, margin: float) -> np.ndarray:
+        """The checked backend's decisions (rows x labels) at `margin`."""
+        return np.where(self._near(margin)[:, None], self.exact >= self.cut, self.int8 >= self.cut)
+
     def agreement(self, margin: float) -> float:
         if not len(self):
             return 1.0
-        want = self.exact >= self.cut
-        decided = np.where(self._near(margin)[:, None], want, self.int8 >= self.cut)
-        return float((decided == want).all(axis=1).mean())
+        return float((self.decided(margin) == (self.exact >= self.cut)).all(axis=1).mean())
 
     def _near(self, margin: float) -> np.ndarray:
         return (np.abs(self.int8 - self.cut) < margin).any(axis=1)

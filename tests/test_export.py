@@ -134,9 +134,10 @@ def test_the_recheck_margin_is_the_smallest_that_keeps_dev_and_every_check(tiny_
     assert export.export_checked(d, {"a": TEXTS}, tune_texts=TEXTS).margin == export.RECHECK_MARGINS[-1]
 
 
-def test_a_check_set_can_raise_the_margin(tiny_model, tmp_path):
-    """Paired scores give CheckedBackend's decisions at any margin: a wide enough margin
-    sends every row to fp32 and so agrees exactly, and agreement never falls as it grows."""
+def test_paired_scores_decide_as_the_checked_backend(tiny_model, tmp_path):
+    """One fp32 and one int8 pass give CheckedBackend's decisions at any margin: a wide
+    enough margin sends every row to fp32 and so agrees exactly, and agreement never falls
+    as the margin grows."""
     import shutil
 
     from conflictclf.model import export
@@ -149,12 +150,28 @@ def test_a_check_set_can_raise_the_margin(tiny_model, tmp_path):
     assert pair.rechecked(0.0) == 0.0
     shares = [pair.agreement(m) for m in (0.0, *export.RECHECK_MARGINS)]
     assert shares == sorted(shares)
-    # the checked backend itself decides as the pair says it would
-    export._set_export_meta(d, {"recheck_margin": 0.5})
-    checked = EventClassifier.from_pretrained(d, backend="onnx-int8").predict(TEXTS)
-    exact = EventClassifier.from_pretrained(d, backend="onnx").predict(TEXTS)
-    same = sum(a.labels == b.labels for a, b in zip(checked, exact)) / len(TEXTS)
-    assert same == pair.agreement(0.5)
+    clf = EventClassifier.from_pretrained(d, backend="onnx-int8")
+    for margin in (0.0, 0.5, 1e9):
+        clf.backend.margin = margin
+        got = [p.labels for p in clf.predict(TEXTS)]
+        want = [[lab for lab, on in zip(clf.labels, row) if on] for row in pair.decided(margin)]
+        assert got == want
+
+
+def test_a_check_set_can_raise_the_margin(tiny_model, tmp_path, monkeypatch):
+    import shutil
+
+    from conflictclf.model import export
+
+    d = tmp_path / "m"
+    shutil.copytree(tiny_model, d)
+    monkeypatch.setattr(export, "MIN_TUNE_AGREEMENT", 0.0)  # dev alone would take the smallest
+    monkeypatch.setattr(export, "MIN_INT8_AGREEMENT", 1.0)  # the check set must agree exactly
+    check = export.export_checked(d, {"test": TEXTS}, tune_texts=TEXTS, calibration_texts=TEXTS)
+    pair = export._PairedScores(d)(TEXTS)
+    exact = [m for m in export.RECHECK_MARGINS if pair.agreement(m) == 1.0]
+    assert check.margin == (exact[0] if exact else export.RECHECK_MARGINS[-1])
+    assert check.used is bool(exact)
 
 
 def test_train_writes_a_checked_export_that_auto_uses(tiny_model):
