@@ -40,6 +40,14 @@ def tiny_records() -> list[dict]:
     return records
 
 
+def one_line_error(result, text: str) -> None:
+    """A CLI run that failed as the README promises: non-zero exit, one `error:` line, no traceback."""
+    assert result.exit_code != 0
+    assert "Traceback" not in result.output + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and text in lines[0], result.stderr
+
+
 def write_jsonl(path: Path, records: list[dict]) -> Path:
     path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
     return path

@@ -2,16 +2,16 @@
 
 import json
 import re
-import time
 from html.parser import HTMLParser
 
 import pytest
 from typer.testing import CliRunner
 
 from conflictclf.cli.main import app
+from conflictclf.cli.report_page import build_report
+from conflictclf.data.results import group_articles, read_results, rows_from_records
 from conflictclf.model.errors import InputError
-from conflictclf.model.report import build_report, group_articles, read_results
-from tests.test_cli import one_line_error
+from tests.conftest import one_line_error
 
 runner = CliRunner()
 HOSTILE = ('<script>alert("x")</script> &amp; &lt;b&gt; "quoted" \'single\' </li></ol></section> '
@@ -72,6 +72,10 @@ class Page(HTMLParser):
         return sum(t == tag and (cls is None or cls in a.get("class", "").split()) for t, a in self.tags)
 
 
+def articles(records, **kw):
+    return group_articles(rows_from_records(records), **kw)
+
+
 def rows():
     text = "The militia fired rockets at the base."
     return [
@@ -86,7 +90,7 @@ def rows():
 
 
 def test_structure_counts_and_order():
-    page = Page(build_report(group_articles(rows()), source="r.jsonl"))
+    page = Page(build_report(articles(rows()), source="r.jsonl"))
     assert page.count("section", "art") == 2
     assert len(page.sentences) == 3
     # reading order inside an article follows `index`, not file order
@@ -101,12 +105,12 @@ def test_structure_counts_and_order():
     assert [s["attrs"]["value"] for s in page.sentences] == ["1", "2", "1"]
     # one chart bar group per article, and a summary table with the counts
     assert page.count("svg", "chart") == 1 and page.count("rect") == 2
-    html = build_report(group_articles(rows()))
+    html = build_report(articles(rows()))
     assert "<td>attack</td><td>2</td>" in html.replace('<span class="sw c0"></span>', "")
 
 
 def test_hostile_text_is_shown_as_text_and_never_runs():
-    html = build_report(group_articles(rows()), title="<b>t</b>", source="<i>s</i>")
+    html = build_report(articles(rows()), title="<b>t</b>", source="<i>s</i>")
     page = Page(html)
     assert len(page.scripts) == 1 and "alert" not in page.scripts[0]
     assert page.count("img") == 0 and page.count("b") == 0 and page.count("i") == 0
@@ -125,41 +129,42 @@ def test_overlapping_rationales_split_at_every_edge():
     text = "The group claimed the rocket strike."
     row = {"source": "a", "text": text, "labels": ["attack", "claim"], "scores": {"attack": 0.9, "claim": 0.9},
            "rationales": {"attack": [{"start": 22, "end": 35}], "claim": [{"start": 10, "end": 28}]}}
-    page = Page(build_report(group_articles([row])))
+    page = Page(build_report(articles([row])))
     assert page.underlined == ["claimed the ", "rocket", " strike"]
     assert page.sentences[0]["text"] == text
 
 
 @pytest.mark.parametrize("row, message", [
-    ({"labels": []}, "text field 'text' is missing"),
-    ({"text": 3, "labels": []}, "is not a string (int)"),
-    ({"text": "x", "labels": "attack"}, "`labels` must be a list"),
+    ({"labels": [], "scores": {}}, "text field 'text' is missing"),
+    ({"text": 3, "labels": [], "scores": {}}, "is not a string (int)"),
+    ({"text": "x", "scores": {}}, "no 'labels' and 'scores'"),
+    ({"text": "x", "labels": "attack", "scores": {}}, "`labels` must be a list"),
     ({"text": "x", "labels": [], "scores": {"attack": "high"}}, "`scores` must map"),
-    ({"text": "abc", "labels": ["attack"], "rationales": {"attack": [{"start": 2, "end": 9}]}}, "bad rationale span"),
+    ({"text": "x", "labels": [], "scores": {"attack": 1.5}}, "`scores` must map labels to numbers between 0 and 1"),
+    ({"text": "abc", "labels": ["attack"], "scores": {}, "rationales": {"attack": [{"start": 2, "end": 9}]}},
+     "bad rationale span"),
 ])
 def test_bad_rows(row, message):
     with pytest.raises(InputError, match=re.escape(message)):
-        group_articles([row])
+        articles([row])
 
 
 def test_batch_output_groups_by_id_and_uses_its_text_field():
     batch_rows = [{"id": "n2", "body": "B second", "sentence_index": 1, "labels": [], "scores": {}},
                   {"id": "n1", "body": "A only", "sentence_index": 0, "labels": ["threat"], "scores": {"threat": 0.8}},
                   {"id": "n2", "body": "B first", "sentence_index": 0, "labels": [], "scores": {}}]
-    arts = group_articles(batch_rows, text_field="body")
+    arts = group_articles(rows_from_records(batch_rows, "body"))
     assert [a.name for a in arts] == ["n2", "n1"]
-    assert [s.text for s in arts[0].sentences] == ["B first", "B second"]
+    assert [r.text for r in arts[0].rows] == ["B first", "B second"]
 
 
-def test_a_thousand_articles_stay_small_and_quick():
+def test_a_thousand_articles_stay_small_and_complete():
     text = "Militants fired rockets at the army base near the border town overnight, officials said."
     big = [{"source": f"news/{a:04d}.txt", "index": i, "text": text, "labels": ["attack", "claim"][: i % 3],
             "scores": {"attack": 0.9, "claim": 0.7, "retaliation": 0.1, "threat": 0.05},
             "rationales": {"attack": [{"start": 10, "end": 23, "text": "fired rockets", "weight": 0.5}]} if i % 3 else {}}
            for a in range(1000) for i in range(15)]
-    start = time.perf_counter()
-    html = build_report(group_articles(big))
-    assert time.perf_counter() - start < 10
+    html = build_report(articles(big))
     assert len(html.encode()) < 15e6
     page = Page(html)
     assert page.count("section", "art") == 1000 and len(page.sentences) == 15000
@@ -187,7 +192,7 @@ def test_report_cli_errors(tmp_path):
     empty.write_text("\n", encoding="utf-8")
     one_line_error(runner.invoke(app, ["report", str(empty)]), "holds no results")
     notext = tmp_path / "notext.jsonl"
-    notext.write_text(json.dumps({"body": "x", "labels": []}) + "\n", encoding="utf-8")
+    notext.write_text(json.dumps({"body": "x", "labels": [], "scores": {}}) + "\n", encoding="utf-8")
     one_line_error(runner.invoke(app, ["report", str(notext)]), f"{notext}:1: text field 'text' is missing")
     with pytest.raises(InputError):
         read_results(tmp_path)
