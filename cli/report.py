@@ -23,9 +23,8 @@ def report_cli(
     Example: conflictclf classify data/articles/*.txt --explain --format jsonl > r.jsonl && conflictclf report r.jsonl -o report.html
     """
     from conflictclf.cli.report_page import build_report, write_report
-    from conflictclf.data.results import group_articles, read_results
+    from conflictclf.data.results import read_articles
 
-    rows = read_results(results, text_field)
-    page = build_report(group_articles(rows, group_by, default_name=results.name), title=title, source=str(results))
+    page = build_report(read_articles(results, text_field, group_by), title=title, source=str(results))
     path = write_report(page, output or results.with_suffix(".html"))
     out.print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)", markup=False)

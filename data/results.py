@@ -86,6 +86,11 @@ def read_results(path: str | Path, text_field: str = "text") -> list[ResultRow]:
     return rows
 
 
+def read_articles(path: str | Path, text_field: str = "text", group_by: str | None = None) -> list[Article]:
+    """A results file as articles: what `report` shows and what `review` hands out, alike."""
+    return group_articles(read_results(path, text_field), group_by, default_name=Path(path).name)
+
+
 def rows_from_records(records: Iterable[dict[str, Any]], text_field: str = "text") -> list[ResultRow]:
     """Records held in memory (classify's own output) as checked rows."""
     return [parse_row(r, text_field, f"row {k}", k) for k, r in enumerate(records, 1)]

@@ -15,17 +15,48 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from xml.sax.saxutils import quoteattr
 
 from conflictclf.data.files import atomic_write_text
-from conflictclf.data.review import Candidate
+from conflictclf.data.results import Article
 
 FORMATS = ("label-studio", "doccano", "jsonl")
 NONE_LABEL = "none"
 # Names tying Label Studio results to the config's tags; the importer looks for the choices
 # of any tag, so a renamed tag still imports.
 LS_FROM, LS_TO = "labels", "text"
+
+
+@dataclass
+class Candidate:
+    """One sentence of a results file that may become a task, with where it came from."""
+
+    ref: str  # stable reference: article and sentence order, else the row's id
+    text: str
+    doc: str  # the article, by the rule `report` uses too (conflictclf.data.results)
+    order: int | None
+    start: int | None
+    end: int | None
+    labels: list[str]
+    scores: dict[str, float]
+    reason: str = ""  # why it was picked, shown to the annotator
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def candidates(articles: Sequence[Article], stem: str) -> list[Candidate]:
+    """Every sentence of the articles, in article and reading order; `stem` (the results
+    file's) names a row that has neither an order nor an id."""
+    out = []
+    for a in articles:
+        for r in a.rows:
+            order = r.order
+            ref = f"{a.name}-{order:03d}" if order is not None else str(r.fields.get("id", f"{stem}-{r.line}"))
+            out.append(Candidate(ref, r.text, a.name, order, r.offset("start"), r.offset("end"), list(r.labels),
+                                 dict(r.scores)))
+    return out
 
 
 def task_data(c: Candidate) -> dict:

@@ -2,7 +2,6 @@
 
 import json
 import re
-from html.parser import HTMLParser
 
 import pytest
 from typer.testing import CliRunner
@@ -11,65 +10,11 @@ from conflictclf.cli.main import app
 from conflictclf.cli.report_page import build_report
 from conflictclf.data.results import group_articles, read_results, rows_from_records
 from conflictclf.model.errors import InputError
-from tests.conftest import one_line_error
+from tests.conftest import Page, one_line_error
 
 runner = CliRunner()
 HOSTILE = ('<script>alert("x")</script> &amp; &lt;b&gt; "quoted" \'single\' </li></ol></section> '
            '<img src=x onerror=alert(1)> {{x}} ]]> <!-- -->')
-
-
-class Page(HTMLParser):
-    """What a browser would see: elements by tag and class, text per sentence, attributes."""
-
-    def __init__(self, html: str) -> None:
-        super().__init__(convert_charrefs=True)
-        self.tags: list[tuple[str, dict]] = []
-        self.sentences: list[dict] = []
-        self.underlined: list[str] = []
-        self.scripts: list[str] = []
-        self._in: list[str] = []
-        self._sentence: dict | None = None
-        self._script = False
-        self._u = False
-        self.feed(html)
-        self.close()
-
-    def handle_starttag(self, tag, attrs):
-        a = dict(attrs)
-        self.tags.append((tag, a))
-        if tag == "li" and "s" in a.get("class", "").split():
-            self._sentence = {"attrs": a, "text": "", "chips": []}
-            self.sentences.append(self._sentence)
-        if tag == "span" and "chip" in a.get("class", "") and self._sentence is not None:
-            self._sentence["chips"].append(a)
-            self._in.append("chip")
-        if tag == "script":
-            self._script = True
-            self.scripts.append("")
-        if tag == "u":
-            self._u = True
-            self.underlined.append("")
-
-    def handle_endtag(self, tag):
-        if tag == "li":
-            self._sentence = None
-        if tag == "span" and self._in:
-            self._in.pop()
-        if tag == "script":
-            self._script = False
-        if tag == "u":
-            self._u = False
-
-    def handle_data(self, data):
-        if self._script:
-            self.scripts[-1] += data
-        elif self._sentence is not None and not self._in:
-            self._sentence["text"] += data
-        if self._u:
-            self.underlined[-1] += data
-
-    def count(self, tag, cls=None):
-        return sum(t == tag and (cls is None or cls in a.get("class", "").split()) for t, a in self.tags)
 
 
 def articles(records, **kw):
