@@ -157,7 +157,10 @@ def import_export(paths: Sequence[str | Path], labels: Sequence[str], fmt: str |
         kind = fmt or detect_format(path)
         if kind not in SOURCES:
             raise DataError(f"unknown export format {kind!r} (choose from {', '.join(SOURCES)})")
-        tasks.extend(read_label_studio(path) if kind == "label-studio" else read_doccano(path))
+        found = read_label_studio(path) if kind == "label-studio" else read_doccano(path)
+        if not found:
+            raise DataError(f"{path}: holds no tasks")
+        tasks.extend(found)
     records, problems, seen = [], [], set()
     for task in tasks:
         labels_or_reason = _resolve(task, labels)
@@ -223,5 +226,8 @@ def _short(text: str, width: int = 60) -> str:
 
 def write_records(records: list[dict], output: str | Path) -> Path:
     out = Path(output)
-    atomic_write_text(out, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+    try:
+        atomic_write_text(out, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+    except OSError as exc:
+        raise DataError(f"{out}: cannot write ({exc.strerror or exc})") from None
     return out

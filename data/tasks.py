@@ -22,6 +22,7 @@ from xml.sax.saxutils import quoteattr
 
 from conflictclf.data.files import atomic_write_text
 from conflictclf.data.results import Article
+from conflictclf.model.errors import InputError
 
 FORMATS = ("label-studio", "doccano", "jsonl")
 NONE_LABEL = "none"
@@ -99,9 +100,17 @@ def write_tasks(cands: Sequence[Candidate], fmt: str, output: str | Path, labels
     out = Path(output)
     if fmt == "label-studio":
         config = out.with_name(out.stem + ".label-config.xml")
-        atomic_write_text(out, json.dumps(label_studio_tasks(cands, model_version), ensure_ascii=False, indent=1) + "\n")
-        atomic_write_text(config, label_studio_config(labels))
+        # the config first: tasks under their final name always have the interface they need
+        _write(config, label_studio_config(labels))
+        _write(out, json.dumps(label_studio_tasks(cands, model_version), ensure_ascii=False, indent=1) + "\n")
         return [out, config]
     rows = doccano_rows(cands) if fmt == "doccano" else [task_data(c) | {"labels": c.labels} for c in cands]
-    atomic_write_text(out, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    _write(out, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
     return [out]
+
+
+def _write(path: Path, text: str) -> None:
+    try:
+        atomic_write_text(path, text)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot write ({exc.strerror or exc})") from None

@@ -41,6 +41,34 @@ def tiny_records() -> list[dict]:
     return records
 
 
+# Input no command may crash on (what each holds; None: the file does not exist).
+HOSTILE_FILES = {
+    "missing": None,
+    "empty": b"",
+    "blank lines": b"\n  \n",
+    "binary": b"\xff\xfe\x00\x01binary\x00",
+    "latin-1": "Rebels shelled the caf\xe9.".encode("latin-1"),
+    "JSON array": b'[{"text": "a", "labels": [], "scores": {}}]\n',
+    "broken JSON": b'{"text": "a", "labels": [\n',
+    "folder": b"",
+}
+
+
+@pytest.fixture
+def hostile_file(tmp_path):
+    """make(kind, suffix) -> a path holding HOSTILE_FILES[kind] (a folder for "folder")."""
+
+    def make(kind: str, suffix: str) -> Path:
+        path = tmp_path / f"hostile{suffix}"
+        if kind == "folder":
+            path.mkdir()
+        elif HOSTILE_FILES[kind] is not None:
+            path.write_bytes(HOSTILE_FILES[kind])
+        return path
+
+    return make
+
+
 def ok(result):
     """A CLI run that succeeded; its output on failure, to see why."""
     assert result.exit_code == 0, result.output + result.stderr

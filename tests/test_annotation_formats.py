@@ -11,7 +11,7 @@ from conflictclf.cli.main import app
 from conflictclf.data.annotations import assign_splits, import_export
 from conflictclf.data.validate import validate
 from conflictclf.model.errors import DataError
-from tests.conftest import LABELS, ok, one_line_error
+from tests.conftest import HOSTILE_FILES, LABELS, ok, one_line_error
 
 runner = CliRunner()
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -61,6 +61,13 @@ def test_import_cli_output_passes_validate(tmp_path):
         ok(runner.invoke(app, ["data", "validate", str(out)]))
 
 
+def test_an_export_without_tasks_says_so(tmp_path):
+    for name, text in (("empty.json", "[]"), ("empty.jsonl", "\n")):
+        (tmp_path / name).write_text(text)
+        one_line_error(runner.invoke(app, ["data", "import", str(tmp_path / name), "-o", str(tmp_path / "o.jsonl")]),
+                       f"{name}: holds no tasks")
+
+
 def test_import_errors_are_one_line(tmp_path):
     bad = tmp_path / "x.json"
     bad.write_text("{not json")
@@ -68,6 +75,21 @@ def test_import_errors_are_one_line(tmp_path):
                    "not a Label Studio JSON export")
     with pytest.raises(DataError, match="cannot tell the export format"):
         import_export([FIXTURES / "README.md"], LABELS)
+
+
+@pytest.mark.parametrize("kind, suffix", [(k, s) for k in HOSTILE_FILES for s in (".json", ".jsonl")  # LS, doccano
+                                          if (k, s) != ("JSON array", ".json")])  # a list of tasks is an LS export
+def test_import_of_hostile_input_is_one_error_line(tmp_path, hostile_file, kind, suffix):
+    out = tmp_path / "o.jsonl"
+    one_line_error(runner.invoke(app, ["data", "import", str(hostile_file(kind, suffix)), "-o", str(out)]), "hostile")
+    assert not out.exists()
+
+
+def test_import_to_a_path_that_cannot_be_written(tmp_path):
+    (tmp_path / "taken").mkdir()
+    r = runner.invoke(app, ["data", "import", str(FIXTURES / "label_studio_export.json"), "-o", str(tmp_path / "taken")])
+    assert "taken: cannot write" in r.stderr.strip().splitlines()[-1] and r.exit_code != 0
+    assert not list((tmp_path / "taken").iterdir())
 
 
 def _choices(value):

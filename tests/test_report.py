@@ -10,7 +10,7 @@ from conflictclf.cli.main import app
 from conflictclf.cli.report_page import build_report
 from conflictclf.data.results import group_articles, read_results, rows_from_records
 from conflictclf.model.errors import InputError
-from tests.conftest import Page, one_line_error
+from tests.conftest import HOSTILE_FILES, Page, one_line_error
 
 runner = CliRunner()
 HOSTILE = ('<script>alert("x")</script> &amp; &lt;b&gt; "quoted" \'single\' </li></ol></section> '
@@ -141,6 +141,21 @@ def test_report_cli_errors(tmp_path):
     one_line_error(runner.invoke(app, ["report", str(notext)]), f"{notext}:1: text field 'text' is missing")
     with pytest.raises(InputError):
         read_results(tmp_path)
+
+
+@pytest.mark.parametrize("kind", HOSTILE_FILES)
+def test_report_on_hostile_input_is_one_error_line(tmp_path, hostile_file, kind):
+    out = tmp_path / "out.html"
+    one_line_error(runner.invoke(app, ["report", str(hostile_file(kind, ".jsonl")), "-o", str(out)]), "hostile.jsonl")
+    assert not out.exists()
+
+
+def test_report_to_a_path_that_cannot_be_written(tmp_path):
+    src = tmp_path / "r.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows()), encoding="utf-8")
+    (tmp_path / "taken").mkdir()
+    one_line_error(runner.invoke(app, ["report", str(src), "-o", str(tmp_path / "taken")]), "taken: cannot write")
+    assert [p.name for p in (tmp_path / "taken").iterdir()] == [] and len(list(tmp_path.iterdir())) == 2
 
 
 def test_classify_explain_jsonl_and_unchanged_plain_output(tiny_model, tmp_path):

@@ -2,13 +2,14 @@
 
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from conflictclf.cli.main import app
 from conflictclf.data.results import read_articles
 from conflictclf.data.tasks import Candidate, candidates
 from conflictclf.train.review import select_disagree, select_uncertain
-from tests.conftest import LABELS, Page, ok, one_line_error, write_jsonl
+from tests.conftest import HOSTILE_FILES, LABELS, Page, ok, one_line_error, write_jsonl
 
 runner = CliRunner()
 
@@ -72,6 +73,23 @@ def test_review_on_non_numeric_scores_is_one_error_line(tmp_path):
         r = runner.invoke(app, ["review", str(results), "--strategy", strategy, "-o", str(out)])
         one_line_error(r, f"{results}:2: `scores` must map labels to numbers")
         assert not out.exists()
+
+
+@pytest.mark.parametrize("kind", HOSTILE_FILES)
+def test_review_on_hostile_input_is_one_error_line(tmp_path, hostile_file, kind):
+    out = tmp_path / "o.json"
+    one_line_error(runner.invoke(app, ["review", str(hostile_file(kind, ".jsonl")), "-o", str(out)]), "hostile.jsonl")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("fmt", ["label-studio", "jsonl"])
+def test_review_to_a_path_that_cannot_be_written(tmp_path, fmt):
+    rows = [{"text": "Rebels shelled the town.", "labels": [], "scores": dict.fromkeys(LABELS, 0.4)}]
+    results = with_manifest(write_jsonl(tmp_path / "r.jsonl", rows))
+    (tmp_path / "taken.json").mkdir()
+    r = runner.invoke(app, ["review", str(results), "--format", fmt, "-o", str(tmp_path / "taken.json")])
+    one_line_error(r, "taken.json: cannot write")
+    assert not list((tmp_path / "taken.json").iterdir()) and not any(p.suffix == ".tmp" for p in tmp_path.iterdir())
 
 
 def test_review_disagree_needs_two_models(tmp_path):
