@@ -6,6 +6,7 @@ import re
 import pytest
 from typer.testing import CliRunner
 
+from conflictclf.cli.colours import FALLBACK_HTML, LABEL_COLOURS
 from conflictclf.cli.main import app
 from conflictclf.cli.report_page import build_report
 from conflictclf.data.results import group_articles, read_results, rows_from_records
@@ -77,6 +78,16 @@ def test_overlapping_rationales_split_at_every_edge():
     page = Page(build_report(articles([row])))
     assert page.underlined == ["claimed the ", "rocket", " strike"]
     assert page.sentences[0]["text"] == text
+
+
+def test_label_colours_come_from_the_one_table():
+    row = {"source": "a", "text": "x", "labels": ["sports", "attack"], "scores": {"attack": 0.9, "sports": 0.8}}
+    html = build_report(articles([row]), labels=["attack", "claim"])
+    # known labels keep their hue; a label the table lacks takes the fallback for its position (2)
+    assert f".c0{{background:{LABEL_COLOURS['attack'].html}}}" in html
+    assert f".c1{{background:{LABEL_COLOURS['claim'].html}}}" in html
+    assert f".c2{{background:{FALLBACK_HTML[2]}}}" in html
+    assert f'fill="{FALLBACK_HTML[2]}"' in html and f'fill="{LABEL_COLOURS["attack"].html}"' in html
 
 
 @pytest.mark.parametrize("row, message", [
