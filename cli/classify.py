@@ -13,10 +13,10 @@ from rich.table import Table
 from rich.text import Text
 
 from conflictclf.cli._util import handle_errors, out
+from conflictclf.cli.colours import TERMINAL_COLOURS as COLOURS
 from conflictclf.model.errors import InputError
 
 FORMATS = ("table", "json", "jsonl", "csv", "html")
-COLOURS = {"attack": "red", "retaliation": "magenta", "claim": "yellow", "threat": "cyan"}
 
 
 @handle_errors
@@ -66,9 +66,10 @@ def classify_cli(
         for r, rats in zip(records, found):
             r["rationales"] = {lab: [x.to_dict() for x in spans] for lab, spans in rats.items()}
     if fmt == "html":
-        from conflictclf.model.report import build_report, group_articles
+        from conflictclf.cli.report_page import build_report
+        from conflictclf.data.results import group_articles, rows_from_records
 
-        page = build_report(group_articles(records), source=", ".join(src for src, _ in articles[:3])
+        page = build_report(group_articles(rows_from_records(records)), source=", ".join(src for src, _ in articles[:3])
                             + (f" and {len(articles) - 3} more" if len(articles) > 3 else ""), labels=keep)
         sys.stdout.write(page)
     elif fmt == "table":

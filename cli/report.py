@@ -14,7 +14,7 @@ def report_cli(
     results: Path = typer.Argument(..., help="JSONL written by `classify` (jsonl) or `batch` (.jsonl output)."),
     output: Path | None = typer.Option(None, "--output", "-o", help="HTML file to write. Default: RESULTS with .html."),
     text_field: str = typer.Option("text", "--text-field", help="Field holding each row's sentence (batch: its --text-field)."),
-    group_by: str | None = typer.Option(None, "--group-by", help="Field naming each row's article. Default: the first of source, doc, id, url, file present."),
+    group_by: str | None = typer.Option(None, "--group-by", help="Field naming each row's article. Default: the first of doc, article, id, source, url, file that every row holds."),
     title: str = typer.Option("conflictclf report", "--title", help="Page title."),
 ) -> None:
     """Turn classify/batch results into one HTML page that works offline: labelled sentences,
@@ -22,10 +22,9 @@ def report_cli(
 
     Example: conflictclf classify data/articles/*.txt --explain --format jsonl > r.jsonl && conflictclf report r.jsonl -o report.html
     """
-    from conflictclf.model.report import build_report, group_articles, read_results, write_report
+    from conflictclf.cli.report_page import build_report, write_report
+    from conflictclf.data.results import read_articles
 
-    rows = read_results(results)
-    page = build_report(group_articles(rows, text_field=text_field, group_by=group_by, default_name=results.name),
-                        title=title, source=str(results))
+    page = build_report(read_articles(results, text_field, group_by), title=title, source=str(results))
     path = write_report(page, output or results.with_suffix(".html"))
     out.print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)", markup=False)

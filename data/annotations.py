@@ -73,19 +73,40 @@ def read_label_studio(path: Path) -> list[Task]:
         if not isinstance(t, dict) or not isinstance(t.get("data"), dict) or not isinstance(t["data"].get("text"), str):
             raise DataError(f"{key}: no data.text (export the project as JSON, not JSON-MIN or CSV)")
         task = Task(key, t["data"]["text"], t["data"])
-        for a in t.get("annotations") or []:
-            who = a.get("completed_by")
-            who = str(who.get("email", who.get("id")) if isinstance(who, dict) else who)
-            if a.get("was_cancelled"):
-                task.votes.setdefault(who, None)
-                continue
-            chosen = [c for r in a.get("result") or [] if r.get("type") == "choices"
-                      for c in (r.get("value") or {}).get("choices") or []]
-            task.votes[who] = chosen or None
-            if a.get("ground_truth") and chosen:
-                task.ground_truth = chosen
+        annotations = t.get("annotations") or []
+        if not isinstance(annotations, list):
+            raise DataError(f"{key}: `annotations` must be a list (export the project as JSON)")
+        for k, a in enumerate(annotations, 1):
+            _add_vote(task, a, f"{key}: annotation {k}")
         tasks.append(task)
     return tasks
+
+
+def _add_vote(task: Task, a: Any, where: str) -> None:
+    """One Label Studio annotation as its annotator's vote; a malformed one is a DataError
+    (an export edited by hand or by a script), never a crash half-way through an import."""
+    if not isinstance(a, dict):
+        raise DataError(f"{where}: expected a JSON object, got {type(a).__name__}")
+    who = a.get("completed_by")
+    who = str(who.get("email", who.get("id")) if isinstance(who, dict) else who)
+    if a.get("was_cancelled"):
+        task.votes.setdefault(who, None)
+        return
+    result = a.get("result") or []
+    if not isinstance(result, list) or not all(isinstance(r, dict) for r in result):
+        raise DataError(f"{where}: `result` must be a list of objects")
+    chosen: list[str] = []
+    for r in result:
+        if r.get("type") != "choices":
+            continue
+        value = r.get("value") or {}
+        choices = (value.get("choices") or []) if isinstance(value, dict) else None
+        if not isinstance(choices, list) or not all(isinstance(c, str) for c in choices):
+            raise DataError(f"{where}: a choices result needs value.choices, a list of label names")
+        chosen += choices
+    task.votes[who] = chosen or None
+    if a.get("ground_truth") and chosen:
+        task.ground_truth = chosen
 
 
 def read_doccano(path: Path) -> list[Task]:
@@ -136,7 +157,10 @@ def import_export(paths: Sequence[str | Path], labels: Sequence[str], fmt: str |
         kind = fmt or detect_format(path)
         if kind not in SOURCES:
             raise DataError(f"unknown export format {kind!r} (choose from {', '.join(SOURCES)})")
-        tasks.extend(read_label_studio(path) if kind == "label-studio" else read_doccano(path))
+        found = read_label_studio(path) if kind == "label-studio" else read_doccano(path)
+        if not found:
+            raise DataError(f"{path}: holds no tasks")
+        tasks.extend(found)
     records, problems, seen = [], [], set()
     for task in tasks:
         labels_or_reason = _resolve(task, labels)
@@ -202,5 +226,8 @@ def _short(text: str, width: int = 60) -> str:
 
 def write_records(records: list[dict], output: str | Path) -> Path:
     out = Path(output)
-    atomic_write_text(out, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+    try:
+        atomic_write_text(out, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+    except OSError as exc:
+        raise DataError(f"{out}: cannot write ({exc.strerror or exc})") from None
     return out

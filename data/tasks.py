@@ -15,17 +15,49 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from xml.sax.saxutils import quoteattr
 
 from conflictclf.data.files import atomic_write_text
-from conflictclf.data.review import Candidate
+from conflictclf.data.results import Article
+from conflictclf.model.errors import InputError
 
 FORMATS = ("label-studio", "doccano", "jsonl")
 NONE_LABEL = "none"
 # Names tying Label Studio results to the config's tags; the importer looks for the choices
 # of any tag, so a renamed tag still imports.
 LS_FROM, LS_TO = "labels", "text"
+
+
+@dataclass
+class Candidate:
+    """One sentence of a results file that may become a task, with where it came from."""
+
+    ref: str  # stable reference: article and sentence order, else the row's id
+    text: str
+    doc: str  # the article, by the rule `report` uses too (conflictclf.data.results)
+    order: int | None
+    start: int | None
+    end: int | None
+    labels: list[str]
+    scores: dict[str, float]
+    reason: str = ""  # why it was picked, shown to the annotator
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def candidates(articles: Sequence[Article], stem: str) -> list[Candidate]:
+    """Every sentence of the articles, in article and reading order; `stem` (the results
+    file's) names a row that has neither an order nor an id."""
+    out = []
+    for a in articles:
+        for r in a.rows:
+            order = r.order
+            ref = f"{a.name}-{order:03d}" if order is not None else str(r.fields.get("id", f"{stem}-{r.line}"))
+            out.append(Candidate(ref, r.text, a.name, order, r.offset("start"), r.offset("end"), list(r.labels),
+                                 dict(r.scores)))
+    return out
 
 
 def task_data(c: Candidate) -> dict:
@@ -68,9 +100,17 @@ def write_tasks(cands: Sequence[Candidate], fmt: str, output: str | Path, labels
     out = Path(output)
     if fmt == "label-studio":
         config = out.with_name(out.stem + ".label-config.xml")
-        atomic_write_text(out, json.dumps(label_studio_tasks(cands, model_version), ensure_ascii=False, indent=1) + "\n")
-        atomic_write_text(config, label_studio_config(labels))
+        # the config first: tasks under their final name always have the interface they need
+        _write(config, label_studio_config(labels))
+        _write(out, json.dumps(label_studio_tasks(cands, model_version), ensure_ascii=False, indent=1) + "\n")
         return [out, config]
     rows = doccano_rows(cands) if fmt == "doccano" else [task_data(c) | {"labels": c.labels} for c in cands]
-    atomic_write_text(out, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    _write(out, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
     return [out]
+
+
+def _write(path: Path, text: str) -> None:
+    try:
+        atomic_write_text(path, text)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot write ({exc.strerror or exc})") from None

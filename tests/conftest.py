@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -38,6 +39,111 @@ def tiny_records() -> list[dict]:
         records.append({"id": f"t{i}", "text": text, "labels": labels, "source": "written",
                         "doc": f"d{i // 5}", "split": split})
     return records
+
+
+# Input no command may crash on (what each holds; None: the file does not exist).
+HOSTILE_FILES = {
+    "missing": None,
+    "empty": b"",
+    "blank lines": b"\n  \n",
+    "binary": b"\xff\xfe\x00\x01binary\x00",
+    "latin-1": "Rebels shelled the caf\xe9.".encode("latin-1"),
+    "JSON array": b'[{"text": "a", "labels": [], "scores": {}}]\n',
+    "broken JSON": b'{"text": "a", "labels": [\n',
+    "folder": b"",
+}
+
+
+@pytest.fixture
+def hostile_file(tmp_path):
+    """make(kind, suffix) -> a path holding HOSTILE_FILES[kind] (a folder for "folder")."""
+
+    def make(kind: str, suffix: str) -> Path:
+        path = tmp_path / f"hostile{suffix}"
+        if kind == "folder":
+            path.mkdir()
+        elif HOSTILE_FILES[kind] is not None:
+            path.write_bytes(HOSTILE_FILES[kind])
+        return path
+
+    return make
+
+
+def ok(result):
+    """A CLI run that succeeded; its output on failure, to see why."""
+    assert result.exit_code == 0, result.output + result.stderr
+    return result
+
+
+def one_line_error(result, text: str) -> None:
+    """A CLI run that failed as the README promises: non-zero exit, one `error:` line, no traceback."""
+    assert result.exit_code != 0
+    assert "Traceback" not in result.output + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and text in lines[0], result.stderr
+
+
+class Page(HTMLParser):
+    """The HTML report as a browser would see it: elements by tag and class, text per sentence
+    and per article, attributes."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict]] = []
+        self.sentences: list[dict] = []
+        self.underlined: list[str] = []
+        self.scripts: list[str] = []
+        self.articles: list[dict] = []  # per article section: its heading and its sentences' text
+        self._in: list[str] = []
+        self._sentence: dict | None = None
+        self._script = False
+        self._u = False
+        self.feed(html)
+        self.close()
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        self.tags.append((tag, a))
+        if tag == "section" and "art" in a.get("class", "").split():
+            self.articles.append({"name": "", "sentences": []})
+        if tag == "h2" and self.articles and not self.articles[-1]["sentences"]:
+            self._in.append("h2")
+        if tag == "li" and "s" in a.get("class", "").split():
+            self._sentence = {"attrs": a, "text": "", "chips": []}
+            self.sentences.append(self._sentence)
+            self.articles[-1]["sentences"].append(self._sentence)
+        if tag == "span" and "chip" in a.get("class", "") and self._sentence is not None:
+            self._sentence["chips"].append(a)
+            self._in.append("chip")
+        if tag == "script":
+            self._script = True
+            self.scripts.append("")
+        if tag == "u":
+            self._u = True
+            self.underlined.append("")
+
+    def handle_endtag(self, tag):
+        if tag == "li":
+            self._sentence = None
+        if tag in ("span", "h2") and self._in and self._in[-1] == ("chip" if tag == "span" else "h2"):
+            self._in.pop()
+        if tag == "script":
+            self._script = False
+        if tag == "u":
+            self._u = False
+
+    def handle_data(self, data):
+        if self._script:
+            self.scripts[-1] += data
+        elif self._in and self._in[-1] == "h2":
+            self.articles[-1]["name"] += data
+        elif self._sentence is not None and not self._in:
+            self._sentence["text"] += data
+        if self._u:
+            self.underlined[-1] += data
+
+    def count(self, tag, cls=None):
+        return sum(t == tag and (cls is None or cls in a.get("class", "").split()) for t, a in self.tags)
 
 
 def write_jsonl(path: Path, records: list[dict]) -> Path:

@@ -4,16 +4,9 @@ import pytest
 from typer.testing import CliRunner
 
 from conflictclf.cli.main import app
-from tests.conftest import LABELS
+from tests.conftest import LABELS, one_line_error
 
 runner = CliRunner()
-
-
-def one_line_error(result, text):
-    assert result.exit_code != 0
-    assert "Traceback" not in result.output + result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: ") and text in lines[0], result.stderr
 
 
 def test_train_cli_with_overrides(tiny_base, tiny_corpus, tmp_path):

@@ -2,74 +2,24 @@
 
 import json
 import re
-import time
-from html.parser import HTMLParser
 
 import pytest
 from typer.testing import CliRunner
 
+from conflictclf.cli.colours import FALLBACK_HTML, LABEL_COLOURS
 from conflictclf.cli.main import app
+from conflictclf.cli.report_page import build_report
+from conflictclf.data.results import group_articles, read_results, rows_from_records
 from conflictclf.model.errors import InputError
-from conflictclf.model.report import build_report, group_articles, read_results
-from tests.test_cli import one_line_error
+from tests.conftest import HOSTILE_FILES, Page, one_line_error
 
 runner = CliRunner()
 HOSTILE = ('<script>alert("x")</script> &amp; &lt;b&gt; "quoted" \'single\' </li></ol></section> '
            '<img src=x onerror=alert(1)> {{x}} ]]> <!-- -->')
 
 
-class Page(HTMLParser):
-    """What a browser would see: elements by tag and class, text per sentence, attributes."""
-
-    def __init__(self, html: str) -> None:
-        super().__init__(convert_charrefs=True)
-        self.tags: list[tuple[str, dict]] = []
-        self.sentences: list[dict] = []
-        self.underlined: list[str] = []
-        self.scripts: list[str] = []
-        self._in: list[str] = []
-        self._sentence: dict | None = None
-        self._script = False
-        self._u = False
-        self.feed(html)
-        self.close()
-
-    def handle_starttag(self, tag, attrs):
-        a = dict(attrs)
-        self.tags.append((tag, a))
-        if tag == "li" and "s" in a.get("class", "").split():
-            self._sentence = {"attrs": a, "text": "", "chips": []}
-            self.sentences.append(self._sentence)
-        if tag == "span" and "chip" in a.get("class", "") and self._sentence is not None:
-            self._sentence["chips"].append(a)
-            self._in.append("chip")
-        if tag == "script":
-            self._script = True
-            self.scripts.append("")
-        if tag == "u":
-            self._u = True
-            self.underlined.append("")
-
-    def handle_endtag(self, tag):
-        if tag == "li":
-            self._sentence = None
-        if tag == "span" and self._in:
-            self._in.pop()
-        if tag == "script":
-            self._script = False
-        if tag == "u":
-            self._u = False
-
-    def handle_data(self, data):
-        if self._script:
-            self.scripts[-1] += data
-        elif self._sentence is not None and not self._in:
-            self._sentence["text"] += data
-        if self._u:
-            self.underlined[-1] += data
-
-    def count(self, tag, cls=None):
-        return sum(t == tag and (cls is None or cls in a.get("class", "").split()) for t, a in self.tags)
+def articles(records, **kw):
+    return group_articles(rows_from_records(records), **kw)
 
 
 def rows():
@@ -86,7 +36,7 @@ def rows():
 
 
 def test_structure_counts_and_order():
-    page = Page(build_report(group_articles(rows()), source="r.jsonl"))
+    page = Page(build_report(articles(rows()), source="r.jsonl"))
     assert page.count("section", "art") == 2
     assert len(page.sentences) == 3
     # reading order inside an article follows `index`, not file order
@@ -101,12 +51,12 @@ def test_structure_counts_and_order():
     assert [s["attrs"]["value"] for s in page.sentences] == ["1", "2", "1"]
     # one chart bar group per article, and a summary table with the counts
     assert page.count("svg", "chart") == 1 and page.count("rect") == 2
-    html = build_report(group_articles(rows()))
+    html = build_report(articles(rows()))
     assert "<td>attack</td><td>2</td>" in html.replace('<span class="sw c0"></span>', "")
 
 
 def test_hostile_text_is_shown_as_text_and_never_runs():
-    html = build_report(group_articles(rows()), title="<b>t</b>", source="<i>s</i>")
+    html = build_report(articles(rows()), title="<b>t</b>", source="<i>s</i>")
     page = Page(html)
     assert len(page.scripts) == 1 and "alert" not in page.scripts[0]
     assert page.count("img") == 0 and page.count("b") == 0 and page.count("i") == 0
@@ -125,41 +75,52 @@ def test_overlapping_rationales_split_at_every_edge():
     text = "The group claimed the rocket strike."
     row = {"source": "a", "text": text, "labels": ["attack", "claim"], "scores": {"attack": 0.9, "claim": 0.9},
            "rationales": {"attack": [{"start": 22, "end": 35}], "claim": [{"start": 10, "end": 28}]}}
-    page = Page(build_report(group_articles([row])))
+    page = Page(build_report(articles([row])))
     assert page.underlined == ["claimed the ", "rocket", " strike"]
     assert page.sentences[0]["text"] == text
 
 
+def test_label_colours_come_from_the_one_table():
+    row = {"source": "a", "text": "x", "labels": ["sports", "attack"], "scores": {"attack": 0.9, "sports": 0.8}}
+    html = build_report(articles([row]), labels=["attack", "claim"])
+    # known labels keep their hue; a label the table lacks takes the fallback for its position (2)
+    assert f".c0{{background:{LABEL_COLOURS['attack'].html}}}" in html
+    assert f".c1{{background:{LABEL_COLOURS['claim'].html}}}" in html
+    assert f".c2{{background:{FALLBACK_HTML[2]}}}" in html
+    assert f'fill="{FALLBACK_HTML[2]}"' in html and f'fill="{LABEL_COLOURS["attack"].html}"' in html
+
+
 @pytest.mark.parametrize("row, message", [
-    ({"labels": []}, "text field 'text' is missing"),
-    ({"text": 3, "labels": []}, "is not a string (int)"),
-    ({"text": "x", "labels": "attack"}, "`labels` must be a list"),
+    ({"labels": [], "scores": {}}, "text field 'text' is missing"),
+    ({"text": 3, "labels": [], "scores": {}}, "is not a string (int)"),
+    ({"text": "x", "scores": {}}, "no 'labels' and 'scores'"),
+    ({"text": "x", "labels": "attack", "scores": {}}, "`labels` must be a list"),
     ({"text": "x", "labels": [], "scores": {"attack": "high"}}, "`scores` must map"),
-    ({"text": "abc", "labels": ["attack"], "rationales": {"attack": [{"start": 2, "end": 9}]}}, "bad rationale span"),
+    ({"text": "x", "labels": [], "scores": {"attack": 1.5}}, "`scores` must map labels to numbers between 0 and 1"),
+    ({"text": "abc", "labels": ["attack"], "scores": {}, "rationales": {"attack": [{"start": 2, "end": 9}]}},
+     "bad rationale span"),
 ])
 def test_bad_rows(row, message):
     with pytest.raises(InputError, match=re.escape(message)):
-        group_articles([row])
+        articles([row])
 
 
 def test_batch_output_groups_by_id_and_uses_its_text_field():
     batch_rows = [{"id": "n2", "body": "B second", "sentence_index": 1, "labels": [], "scores": {}},
                   {"id": "n1", "body": "A only", "sentence_index": 0, "labels": ["threat"], "scores": {"threat": 0.8}},
                   {"id": "n2", "body": "B first", "sentence_index": 0, "labels": [], "scores": {}}]
-    arts = group_articles(batch_rows, text_field="body")
+    arts = group_articles(rows_from_records(batch_rows, "body"))
     assert [a.name for a in arts] == ["n2", "n1"]
-    assert [s.text for s in arts[0].sentences] == ["B first", "B second"]
+    assert [r.text for r in arts[0].rows] == ["B first", "B second"]
 
 
-def test_a_thousand_articles_stay_small_and_quick():
+def test_a_thousand_articles_stay_small_and_complete():
     text = "Militants fired rockets at the army base near the border town overnight, officials said."
     big = [{"source": f"news/{a:04d}.txt", "index": i, "text": text, "labels": ["attack", "claim"][: i % 3],
             "scores": {"attack": 0.9, "claim": 0.7, "retaliation": 0.1, "threat": 0.05},
             "rationales": {"attack": [{"start": 10, "end": 23, "text": "fired rockets", "weight": 0.5}]} if i % 3 else {}}
            for a in range(1000) for i in range(15)]
-    start = time.perf_counter()
-    html = build_report(group_articles(big))
-    assert time.perf_counter() - start < 10
+    html = build_report(articles(big))
     assert len(html.encode()) < 15e6
     page = Page(html)
     assert page.count("section", "art") == 1000 and len(page.sentences) == 15000
@@ -187,10 +148,25 @@ def test_report_cli_errors(tmp_path):
     empty.write_text("\n", encoding="utf-8")
     one_line_error(runner.invoke(app, ["report", str(empty)]), "holds no results")
     notext = tmp_path / "notext.jsonl"
-    notext.write_text(json.dumps({"body": "x", "labels": []}) + "\n", encoding="utf-8")
+    notext.write_text(json.dumps({"body": "x", "labels": [], "scores": {}}) + "\n", encoding="utf-8")
     one_line_error(runner.invoke(app, ["report", str(notext)]), f"{notext}:1: text field 'text' is missing")
     with pytest.raises(InputError):
         read_results(tmp_path)
+
+
+@pytest.mark.parametrize("kind", HOSTILE_FILES)
+def test_report_on_hostile_input_is_one_error_line(tmp_path, hostile_file, kind):
+    out = tmp_path / "out.html"
+    one_line_error(runner.invoke(app, ["report", str(hostile_file(kind, ".jsonl")), "-o", str(out)]), "hostile.jsonl")
+    assert not out.exists()
+
+
+def test_report_to_a_path_that_cannot_be_written(tmp_path):
+    src = tmp_path / "r.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows()), encoding="utf-8")
+    (tmp_path / "taken").mkdir()
+    one_line_error(runner.invoke(app, ["report", str(src), "-o", str(tmp_path / "taken")]), "taken: cannot write")
+    assert [p.name for p in (tmp_path / "taken").iterdir()] == [] and len(list(tmp_path.iterdir())) == 2
 
 
 def test_classify_explain_jsonl_and_unchanged_plain_output(tiny_model, tmp_path):
