@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from conflictclf.model.errors import ConfigError
-from conflictclf.model.basemodels import MINILM, MPNET
+from conflictclf.train.basemodels import MINILM, MPNET
 
 if sys.version_info >= (3, 11):
     import tomllib

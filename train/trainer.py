@@ -16,7 +16,7 @@ import numpy as np
 from conflictclf.data.corpus import Record, by_split, check_labels, fingerprint, label_set, load_records
 from conflictclf.model.classifier import META_FILE, package_version, quiet_transformers
 from conflictclf.model.errors import ConfigError, DataError, ModelError
-from conflictclf.model.basemodels import resolve_base_model
+from conflictclf.train.basemodels import resolve_base_model
 from conflictclf.model.paths import default_model_dir
 from conflictclf.train.calibration import fit_and_describe
 from conflictclf.train.config import TrainConfig
