@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from conflictclf.data.dedup import near_duplicate_pairs
-from conflictclf.model.calibration import logit
+from conflictclf.model.scores import logit
 from conflictclf.model.errors import InputError
 
 STRATEGIES = ("uncertain", "disagree", "random")

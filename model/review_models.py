@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from conflictclf.model.calibration import Calibration
-from conflictclf.model.classifier import read_meta
+from conflictclf.model.modeldir import read_meta
 from conflictclf.model.errors import InputError
 from conflictclf.model.paths import default_model_dir
 

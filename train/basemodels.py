@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import os
 import shutil
 import tempfile
 import zipfile
@@ -55,6 +56,33 @@ def resolve_base_model(name: str) -> str:
         return str(ensure_mpnet())
     path = Path(name).expanduser()
     return str(path) if path.exists() else name
+
+
+def load_base_model(name: str, labels: list[str]):
+    """(tokenizer, model, folder) for fine-tuning: the encoder `name`, with a fresh multi-label
+    head, and the folder or hub id it was loaded from."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    base = resolve_base_model(name)
+    # Never wait on a network that may not exist: hub ids resolve from the local cache
+    # unless the user explicitly allows downloads with HF_HUB_OFFLINE=0.
+    offline = os.environ.get("HF_HUB_OFFLINE", "1") != "0"
+    kwargs = dict(local_files_only=offline, trust_remote_code=False)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(base, **kwargs)
+        model = AutoModelForSequenceClassification.from_pretrained(
+            base,
+            num_labels=len(labels),
+            id2label=dict(enumerate(labels)),
+            label2id={lab: i for i, lab in enumerate(labels)},
+            problem_type="multi_label_classification",
+            use_safetensors=True,
+            **kwargs,
+        )
+    except (OSError, ValueError) as exc:
+        hint = " (set HF_HUB_OFFLINE=0 to allow a download)" if offline and not Path(base).exists() else ""
+        raise ConfigError(f"cannot load base model {base!r}{hint}: {str(exc).splitlines()[0]}") from None
+    return tokenizer, model, base
 
 
 def ensure_mpnet(target_root: Path | None = None) -> Path:
