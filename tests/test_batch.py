@@ -167,7 +167,7 @@ def test_thread_count_does_not_change_the_output(tiny_model, tmp_path):
     for threads in ("1", "3"):
         out = tmp_path / f"out{threads}.jsonl"
         result = runner.invoke(app, ["batch", str(src), str(out), "--model", str(model), "--quiet",
-                                     "--threads", threads, "--batch-size", "8"])
+                                     "--threads", threads, "--batch-size", "8", "--backend", "onnx-int8"])
         assert result.exit_code == 0, result.output
         outputs.append(out.read_text())
         assert json.loads((tmp_path / f"out{threads}.jsonl.manifest.json").read_text())["model"]["backend"] == "onnx-int8"
