@@ -203,6 +203,7 @@ class EventClassifier:
             write_meta(target, meta)
         else:
             write_model_dir(target, lambda tmp: copy_model_files(source, tmp), meta)
+        self.meta = meta
         return target
 
     def _current_meta(self) -> dict[str, Any]:
