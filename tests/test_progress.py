@@ -42,6 +42,7 @@ def test_no_plain_lines_when_disabled_or_on_a_terminal(monkeypatch):
     clock.now += 120
     state.global_step = 5
     quiet.on_step_end(None, state, None)
+    quiet.on_evaluate(None, SimpleNamespace(epoch=1.0), None, metrics={"eval_macro_f1": 0.5})
     assert lines == []
     live = RichProgressCallback(lines.append, ["attack"], live=True, clock=clock)
     live.on_train_begin(None, state, None)
@@ -64,3 +65,13 @@ def test_output_that_is_not_a_terminal_gets_plain_lines():
     state.global_step = 4
     cb.on_step_end(None, state, None)
     assert lines == ["training: step 4/10 (40%), 1m00s elapsed, about 1m30s left"]
+
+
+def test_epoch_lines_go_to_the_log_without_a_bar():
+    lines = []
+    cb = RichProgressCallback(lines.append, ["attack", "threat"], live=False, clock=FakeClock())
+    cb.on_train_begin(None, SimpleNamespace(max_steps=10, global_step=0), None)
+    cb.on_log(None, None, None, logs={"loss": 0.25})
+    cb.on_evaluate(None, SimpleNamespace(epoch=1.0), None,
+                   metrics={"eval_macro_f1": 0.5, "eval_micro_f1": 0.6, "eval_f1_attack": 0.7, "eval_f1_threat": 0.3})
+    assert lines == ["epoch  1.0  loss 0.2500  dev macro-F1 0.5000  micro-F1 0.6000  |  attack 0.700  threat 0.300"]

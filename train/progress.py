@@ -76,7 +76,7 @@ class RichProgressCallback(TrainerCallback):
             self.last_loss = logs["loss"]
 
     def on_evaluate(self, args, state, control, metrics=None, **kwargs):
-        if not metrics:
+        if not (metrics and self.enabled):  # `train --quiet`: no per-epoch lines either
             return
         per_label = "  ".join(f"{lab} {metrics.get(f'eval_f1_{lab}', 0):.3f}" for lab in self.labels)
         loss = f"loss {self.last_loss:.4f}  " if self.last_loss is not None else ""
