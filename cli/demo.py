@@ -26,7 +26,7 @@ def demo_cli(
     Example: conflictclf demo
     """
     from conflictclf.cli.classify import classify_cli
-    from conflictclf.model.classifier import META_FILE
+    from conflictclf.model.modeldir import META_FILE
     from conflictclf.train.trainer import train
 
     target = model or default_model_dir()

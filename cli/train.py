@@ -8,14 +8,15 @@ import typer
 
 from conflictclf.cli._util import err, handle_errors, out
 from conflictclf.cli.render import metrics_table
-from conflictclf.train.config import TrainConfig, parse_overrides
+from conflictclf.train.config import PRESETS, TrainConfig, parse_overrides
 
 
 def overrides_epilog() -> str:
     lines = ["Config keys (set in a --config TOML file or as --key value):\n\n"]
     defaults = TrainConfig().to_dict()
     for key, help_ in TrainConfig.field_help().items():
-        lines.append(f"--{key.replace('_', '-')} (default {defaults[key]}): {help_}\n\n")
+        fast = f"; fast preset {PRESETS['fast'][key]}" if key in PRESETS["fast"] else ""
+        lines.append(f"--{key.replace('_', '-')} (default {defaults[key]}{fast}): {help_}\n\n")
     return "".join(lines)
 
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
 from conflictclf.model.errors import ModelError
+from conflictclf.model.scores import logit
 
 BACKENDS = ("auto", "torch", "bf16", "onnx", "onnx-int8")
 ONNX_FILE = "onnx/model.onnx"
@@ -131,11 +133,56 @@ class CheckedBackend:
     def __call__(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
         return self.fast(input_ids, attention_mask)
 
-    def uncertain(self, probs: np.ndarray) -> np.ndarray:
-        """Indices of rows whose decision the approximation could have flipped."""
-        return np.flatnonzero((np.abs(logit(probs) - self.threshold_logits) < self.margin).any(axis=1))
+    def uncertain(self, probs: np.ndarray, thresholds: np.ndarray | None = None) -> np.ndarray:
+        """Indices of rows whose decision the approximation could have flipped, at the
+        thresholds decisions are made at (default: those the backend was built with)."""
+        cut = self.threshold_logits if thresholds is None else logit(np.asarray(thresholds, dtype=np.float64))
+        return np.flatnonzero((np.abs(logit(probs) - cut) < self.margin).any(axis=1))
 
 
-def logit(p: np.ndarray) -> np.ndarray:
-    p = np.clip(p.astype(np.float64), 1e-7, 1 - 1e-7)
-    return np.log(p / (1 - p))
+def available_cpus() -> int:
+    """CPUs this process may run on (respects taskset and container CPU sets)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def resolve_backend(backend: str, path: Path, meta: dict[str, Any] | None = None) -> str:
+    """`auto`: the checked int8 ONNX export if its recorded verdict says it passed its
+    agreement check, else fp32 ONNX if exported, else fp32 torch.
+
+    No verdict is no pass: an int8 copy written without the check (or checked for other
+    thresholds) runs only when asked for by name; `conflictclf export --int8` records one.
+
+    bf16 is never chosen automatically: on CPUs without AMX it measured slower than
+    fp32 (benchmarks/throughput.py); ask for it with backend="bf16" where it pays.
+    """
+    if backend != "auto":
+        return backend
+    if not (path / ONNX_FILE).is_file():
+        return "torch"
+    int8_ok = (meta or {}).get("export", {}).get("int8_used") is True
+    if int8_ok and (path / ONNX_INT8_FILE).is_file():
+        return "onnx-int8"
+    return "onnx"
+
+
+def quiet_transformers() -> None:
+    """Our own progress and messages replace transformers' per-load bars and load reports."""
+    import transformers
+
+    transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+
+
+def load_torch_model(path: Path):
+    quiet_transformers()
+    from transformers import AutoModelForSequenceClassification
+
+    try:
+        return AutoModelForSequenceClassification.from_pretrained(
+            path, local_files_only=True, use_safetensors=True, trust_remote_code=False
+        )
+    except Exception as exc:  # safetensors/transformers raise many untyped errors on corrupt files
+        raise ModelError(f"{path}: cannot load model weights ({exc.__class__.__name__}: {str(exc)[:200]})") from None

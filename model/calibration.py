@@ -17,20 +17,9 @@ from typing import Any
 import numpy as np
 
 from conflictclf.model.errors import ModelError
+from conflictclf.model.scores import logit, sigmoid
 
 META_KEY = "calibration"
-# Probabilities are clipped this far from 0 and 1 before taking logits: float32 sigmoid
-# outputs reach exactly 1.0 from a logit of ~17, and log(0) must not appear.
-_EPS = 1e-7
-
-
-def logit(p: np.ndarray) -> np.ndarray:
-    p = np.clip(np.asarray(p, dtype=np.float64), _EPS, 1 - _EPS)
-    return np.log(p / (1 - p))
-
-
-def sigmoid(z: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.asarray(z, dtype=np.float64)))
 
 
 @dataclass(frozen=True)
@@ -49,6 +38,14 @@ class Calibration:
     def map_thresholds(self, thresholds: Sequence[float] | np.ndarray) -> np.ndarray:
         """The raw thresholds moved through the same map, so `p >= t` keeps its verdict."""
         return sigmoid(logit(np.asarray(thresholds, dtype=np.float64)) * self.scale + self.bias)
+
+    def unmap_thresholds(self, thresholds: Sequence[float] | np.ndarray) -> np.ndarray:
+        """The raw scores that the map takes to `thresholds` (the inverse of map_thresholds)."""
+        return sigmoid((logit(np.asarray(thresholds, dtype=np.float64)) - self.bias) / self.scale)
+
+    def same_map(self, other: Calibration) -> bool:
+        return (self.method == other.method and np.array_equal(self.scale, other.scale)
+                and np.array_equal(self.bias, other.bias))
 
     def to_meta(self, labels: Sequence[str]) -> dict[str, Any]:
         return {"method": self.method,

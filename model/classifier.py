@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import json
+import copy
 import math
-import os
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -24,18 +23,26 @@ from conflictclf.model.backends import (
     CheckedBackend,
     OnnxBackend,
     TorchBackend,
+    available_cpus,
+    load_torch_model,
     require_export,
+    resolve_backend,
 )
-from conflictclf.model.calibration import Calibration
+from conflictclf.model.calibration import META_KEY as CALIBRATION_KEY, Calibration
 from conflictclf.model.errors import ModelError
+from conflictclf.model.modeldir import META_FILE, WEIGHTS_FILE, copy_model_files, read_meta, write_meta, \
+    write_model_dir
 from conflictclf.model.paths import default_model_dir
+from conflictclf.model.scores import sigmoid
 from conflictclf.model.tokenize import Tokenizer
 
 if TYPE_CHECKING:
     from conflictclf.model.explain import Explanation
 
-META_FILE = "conflictclf.json"
-WEIGHTS_FILE = "model.safetensors"
+# The directory's file names and reader are modeldir's; they stay importable from here.
+__all__ = ["EventClassifier", "Prediction", "DEFAULT_BATCH_SIZE", "META_FILE", "WEIGHTS_FILE", "read_meta",
+           "resolve_backend", "package_version"]
+
 # Sentences per forward pass at inference; length-sorting keeps padding small at this size.
 # 32 measured 10-15% faster than 64 for ONNX Runtime runs on one core each and made no
 # difference beyond run-to-run noise for torch (benchmarks/throughput.py --batch-size).
@@ -51,22 +58,6 @@ class Prediction:
 
     labels: list[str]
     scores: dict[str, float]
-
-
-def read_meta(path: Path) -> dict[str, Any]:
-    meta_path = path / META_FILE
-    if not path.is_dir():
-        raise ModelError(f"{path}: no model here; train one with `conflictclf train` or pass --model DIR")
-    for required in ("config.json", WEIGHTS_FILE, META_FILE):
-        if not (path / required).is_file():
-            raise ModelError(f"{path}: not a conflictclf model directory ({required} is missing)")
-    try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        labels = list(meta["labels"])
-        [float(meta["thresholds"][lab]) for lab in labels]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ModelError(f"{meta_path}: corrupt model metadata ({exc.__class__.__name__}: {exc})") from None
-    return meta
 
 
 class EventClassifier:
@@ -149,14 +140,16 @@ class EventClassifier:
         """Scores in [0, 1], shape (len(texts), len(self.labels)), rows in input order.
 
         Calibrated probabilities when the model carries a calibration; set
-        `self.calibration = None` for the raw sigmoid scores.
+        `self.calibration = None` for the raw sigmoid scores. With the checked int8 backend,
+        scores near the tuned thresholds are fp32's; `predict(threshold=...)` rechecks near
+        the threshold it is given instead.
         """
         return self._calibrated(self._raw_proba(texts, batch_size))
 
     def predict(self, texts: Sequence[str], threshold: float | None = None,
                 batch_size: int = DEFAULT_BATCH_SIZE) -> list[Prediction]:
         """One Prediction per text; `threshold` replaces the tuned per-label thresholds."""
-        raw = self._raw_proba(texts, batch_size)
+        raw = self._raw_proba(texts, batch_size, threshold)
         return self.decide(self._calibrated(raw), threshold, raw=raw)
 
     def explain(self, texts: Sequence[str], contexts: Sequence[str | None] | None = None,
@@ -195,18 +188,59 @@ class EventClassifier:
             for row, row_hits in zip(probs, hits)
         ]
 
-    def _raw_proba(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
-        """Uncalibrated sigmoid scores, with the int8 recheck (which works on raw scores)."""
+    def save_pretrained(self, path: str | Path) -> Path:
+        """Write this classifier as a model directory `from_pretrained` loads.
+
+        Weights, tokenizer and exports are those of the directory it was loaded from; the
+        metadata holds its labels, thresholds and calibration as they are on this object now.
+        Saved onto the directory it was loaded from, only the metadata is rewritten.
+        """
+        if self.path is None:
+            raise ModelError("save_pretrained: this classifier was not loaded from a model directory")
+        target, source = Path(path).expanduser(), self.path
+        meta = self._current_meta()
+        if target.exists() and target.resolve() == source.resolve():
+            write_meta(target, meta)
+        else:
+            write_model_dir(target, lambda tmp: copy_model_files(source, tmp), meta)
+        self.meta = meta
+        return target
+
+    def _current_meta(self) -> dict[str, Any]:
+        meta = copy.deepcopy(self.meta)
+        thresholds = {lab: float(t) for lab, t in zip(self.labels, self.raw_thresholds)}
+        if thresholds != meta.get("thresholds"):
+            meta["thresholds"] = thresholds
+            # the int8 verdict and recheck margin were measured at the old thresholds
+            meta.pop("export", None)
+        stored = Calibration.from_meta(meta, self.labels)
+        if self.calibration is None:
+            meta.pop(CALIBRATION_KEY, None)
+        elif stored is None or not self.calibration.same_map(stored):
+            # what was measured of the stored map (fit set, ECE) does not describe this one
+            meta[CALIBRATION_KEY] = self.calibration.to_meta(self.labels)
+        return meta
+
+    def _raw_proba(self, texts: Sequence[str], batch_size: int, threshold: float | None = None) -> np.ndarray:
+        """Uncalibrated sigmoid scores, with the int8 recheck (which works on raw scores)
+        near the cut-offs decisions are made at: the tuned ones, or `threshold`."""
         out = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
         checked = self.backend if isinstance(self.backend, CheckedBackend) else None
         if checked and len(texts) >= PREFETCH_MIN_ROWS:
             checked.prefetch()
         self._score(self.backend, texts, np.arange(len(texts)), out, batch_size)
         if checked:
-            rows = checked.uncertain(out)
+            rows = checked.uncertain(out, self._raw_cut(threshold))
             if len(rows):
                 self._score(checked.exact, texts, rows, out, batch_size)
         return out
+
+    def _raw_cut(self, threshold: float | None) -> np.ndarray:
+        """Raw-score cut-offs: the tuned ones, or `threshold` (on predict_proba's scale) mapped back."""
+        if threshold is None:
+            return self.raw_thresholds
+        cut = np.full(len(self.labels), float(threshold))
+        return self.calibration.unmap_thresholds(cut) if self.calibration is not None else cut
 
     def _calibrated(self, raw: np.ndarray) -> np.ndarray:
         return self.calibration.apply(raw) if self.calibration is not None else raw
@@ -226,7 +260,7 @@ class EventClassifier:
 
         with ThreadPoolExecutor(engine.workers, thread_name_prefix="conflictclf") as pool:
             for idx, logits in (pool.map if engine.workers > 1 else map)(run, batches):
-                out[idx] = _sigmoid(logits)
+                out[idx] = sigmoid(logits)
 
     def _batches(self, texts: Sequence[str], batch_size: int) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """Length-sorted batches, each padded only to its own longest sentence."""
@@ -244,56 +278,6 @@ class EventClassifier:
                 ids[row, :len(enc[i])] = enc[i]
                 mask[row, :len(enc[i])] = 1
             yield idx, ids, mask
-
-
-def _sigmoid(logits: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
-
-
-def available_cpus() -> int:
-    """CPUs this process may run on (respects taskset and container CPU sets)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
-def resolve_backend(backend: str, path: Path, meta: dict[str, Any] | None = None) -> str:
-    """`auto`: the checked int8 ONNX export if it passed its agreement check, else fp32 ONNX
-    if exported, else fp32 torch.
-
-    bf16 is never chosen automatically: on CPUs without AMX it measured slower than
-    fp32 (benchmarks/throughput.py); ask for it with backend="bf16" where it pays.
-    """
-    if backend != "auto":
-        return backend
-    if not (path / ONNX_FILE).is_file():
-        return "torch"
-    # exports made before the check existed carry no verdict: they were checked by hand
-    int8_ok = (meta or {}).get("export", {}).get("int8_used", True)
-    if int8_ok and (path / ONNX_INT8_FILE).is_file():
-        return "onnx-int8"
-    return "onnx"
-
-
-def quiet_transformers() -> None:
-    """Our own progress and messages replace transformers' per-load bars and load reports."""
-    import transformers
-
-    transformers.utils.logging.set_verbosity_error()
-    transformers.utils.logging.disable_progress_bar()
-
-
-def load_torch_model(path: Path):
-    quiet_transformers()
-    from transformers import AutoModelForSequenceClassification
-
-    try:
-        return AutoModelForSequenceClassification.from_pretrained(
-            path, local_files_only=True, use_safetensors=True, trust_remote_code=False
-        )
-    except Exception as exc:  # safetensors/transformers raise many untyped errors on corrupt files
-        raise ModelError(f"{path}: cannot load model weights ({exc.__class__.__name__}: {str(exc)[:200]})") from None
 
 
 def package_version() -> str:

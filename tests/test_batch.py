@@ -167,19 +167,19 @@ def test_thread_count_does_not_change_the_output(tiny_model, tmp_path):
     for threads in ("1", "3"):
         out = tmp_path / f"out{threads}.jsonl"
         result = runner.invoke(app, ["batch", str(src), str(out), "--model", str(model), "--quiet",
-                                     "--threads", threads, "--batch-size", "8"])
+                                     "--threads", threads, "--batch-size", "8", "--backend", "onnx-int8"])
         assert result.exit_code == 0, result.output
         outputs.append(out.read_text())
         assert json.loads((tmp_path / f"out{threads}.jsonl.manifest.json").read_text())["model"]["backend"] == "onnx-int8"
     assert outputs[0] == outputs[1] and len(outputs[0].splitlines()) == 66
 
 
-def test_context_field_is_accepted_and_ignored_by_a_sentence_model(tiny_model, tmp_path):
+def test_context_field_is_accepted_and_ignored_by_a_sentence_model(tiny_exported_model, tmp_path):
     src = tmp_path / "in.jsonl"
     src.write_text("".join(json.dumps({"id": i, "text": f"militia fired rockets {i}", "prev": "the group said"}) + "\n"
                            for i in range(6)), encoding="utf-8")
-    plain = run_batch(src, tmp_path / "a.jsonl", tiny_model, BatchOptions(backend="onnx"))
-    ctx = run_batch(src, tmp_path / "b.jsonl", tiny_model, BatchOptions(backend="onnx", context_field="prev"))
+    plain = run_batch(src, tmp_path / "a.jsonl", tiny_exported_model, BatchOptions(backend="onnx"))
+    ctx = run_batch(src, tmp_path / "b.jsonl", tiny_exported_model, BatchOptions(backend="onnx", context_field="prev"))
     assert plain.classified == ctx.classified == 6
     assert read_jsonl(tmp_path / "a.jsonl") == read_jsonl(tmp_path / "b.jsonl")
     manifest = json.loads((tmp_path / "b.jsonl.manifest.json").read_text())

@@ -84,14 +84,14 @@ def test_light_tokenizer_gives_the_transformers_ids(tiny_model):
     assert light.pad_token_id == AutoTokenizer.from_pretrained(tiny_model).pad_token_id
 
 
-def test_onnx_path_imports_neither_torch_nor_transformers(tiny_model):
+def test_onnx_path_imports_neither_torch_nor_transformers(tiny_exported_model):
     import subprocess
     import sys
 
     code = (
         "import sys\n"
         "from conflictclf.cli.main import app\n"
-        f"sys.argv = ['conflictclf', 'classify', '--model', {str(tiny_model)!r}, '--text', 'militia fired rockets',"
+        f"sys.argv = ['conflictclf', 'classify', '--model', {str(tiny_exported_model)!r}, '--text', 'militia fired rockets',"
         " '--format', 'json']\n"
         "try:\n    app()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
         "print('LOADED', 'torch' in sys.modules, 'transformers' in sys.modules)\n"

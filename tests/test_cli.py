@@ -13,7 +13,7 @@ def test_train_cli_with_overrides(tiny_base, tiny_corpus, tmp_path):
     out = tmp_path / "m"
     result = runner.invoke(app, ["train", "--data", str(tiny_corpus), "--output", str(out), "--quiet",
                                  "--base-model", str(tiny_base), "--epochs", "1", "--batch-size=8",
-                                 "--max-length", "32"])
+                                 "--max-length", "32", "--export", "false"])
     assert result.exit_code == 0, result.output + result.stderr
     assert "macro F1" in result.stdout and "saved model to" in result.stdout
     meta = json.loads((out / "conflictclf.json").read_text())

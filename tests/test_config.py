@@ -42,3 +42,36 @@ def test_bad_toml(tmp_path):
 def test_override_needs_value():
     with pytest.raises(ConfigError, match="needs a value"):
         parse_overrides(["--epochs"])
+
+
+@pytest.mark.parametrize("build", [
+    lambda **kw: TrainConfig(**kw),
+    lambda **kw: TrainConfig.from_dict(kw),
+    lambda **kw: TrainConfig.load(None, kw),
+])
+def test_the_preset_applies_however_the_config_is_built_and_explicit_values_win(build):
+    from conflictclf.train.basemodels import MINILM, MPNET
+
+    fast = build(preset="fast")
+    assert (fast.base_model, fast.learning_rate, fast.epochs, fast.bf16, fast.freeze_embeddings) == \
+        (MINILM, 1e-4, 8, "false", False)
+    assert fast.to_dict()["base_model"] == MINILM  # what the model directory records
+    # an explicit value wins, even one equal to the other preset's default
+    mixed = build(preset="fast", epochs=2, base_model=MPNET)
+    assert (mixed.epochs, mixed.base_model, mixed.learning_rate) == (2, MPNET, 1e-4)
+    assert build().base_model == MPNET and build().epochs == 2
+
+
+def test_a_saved_config_rebuilds_the_same_config(tmp_path):
+    import dataclasses
+
+    fast = TrainConfig(preset="fast", epochs=3)
+    assert TrainConfig.from_dict(fast.to_dict()) == fast
+    assert dataclasses.replace(fast, seed=7).to_dict() == {**fast.to_dict(), "seed": 7}
+
+
+def test_train_cli_preset_option(tmp_path):
+    from conflictclf.train.basemodels import MINILM
+
+    cfg = TrainConfig.load(None, parse_overrides(["--preset", "fast", "--learning-rate", "3e-5"]))
+    assert (cfg.base_model, cfg.learning_rate, cfg.epochs) == (MINILM, 3e-5, 8)

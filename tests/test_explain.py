@@ -19,8 +19,8 @@ SENTENCES = [
 
 
 @pytest.fixture(scope="module")
-def clf(tiny_model):
-    return EventClassifier.from_pretrained(tiny_model)
+def clf(tiny_exported_model):
+    return EventClassifier.from_pretrained(tiny_exported_model)
 
 
 def test_word_helpers():

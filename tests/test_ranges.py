@@ -30,7 +30,8 @@ def test_jsonl_ranges_keep_rows_and_line_numbers(tmp_path, block):
     src.write_text("\n".join(lines))                            # no newline at the end
     whole, parts, units = whole_and_units(src, block)
     assert parts == whole and len(whole) == 199
-    assert (whole[17][0], whole[17][2]) == (18, whole[17][2]) and whole[17][1] is None
+    assert whole[17] == (18, None, "invalid JSON (Expecting value)")  # line 18, rejected with its reason
+    assert whole[149] == (151, None, "not a JSON object")  # the array, after the skipped blank line 91
     assert len(units) == 1 if block == 10**6 else len(units) > 3
     assert all(u["end"] - u["start"] <= block + 40 for u in units)  # a unit is a block plus one line at most
 

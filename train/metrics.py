@@ -8,10 +8,6 @@ import numpy as np
 from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
 
 
-def sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))
-
-
 def tune_thresholds(
     y_true: np.ndarray, probs: np.ndarray, low: float = 0.1, high: float = 0.9, step: float = 0.01
 ) -> np.ndarray:

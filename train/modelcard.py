@@ -12,18 +12,22 @@ def metrics_markdown(rep: dict) -> str:
     return "\n".join(rows)
 
 
+# the Hugging Face hub's card header: how the hub and `pipeline` tooling read the folder
+FRONT_MATTER = """---
+library_name: transformers
+pipeline_tag: text-classification
+tags: [conflictclf, multi-label, conflict-news]
+---
+"""
+
+
 def model_card(meta: dict) -> str:
     cfg = meta["config"]
     metrics = meta["metrics"]
     test = metrics.get("test")
     th = "\n".join(f"| {lab} | {t:.2f} |" for lab, t in meta["thresholds"].items())
     counts = meta["data_counts"]
-    return f"""---
-library_name: transformers
-pipeline_tag: text-classification
-tags: [conflictclf, multi-label, conflict-news]
----
-# conflictclf sentence classifier
+    return FRONT_MATTER + f"""# conflictclf sentence classifier
 
 Multi-label sentence classifier for conflict news, fine-tuned from `{cfg['base_model']}`
 with conflictclf {meta['package_version']}. Labels: {', '.join(f'`{x}`' for x in meta['labels'])}.

