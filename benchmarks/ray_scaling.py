@@ -12,7 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from conflictclf.model.batch import BatchOptions, run_batch
+from conflictclf.model.engines import BatchOptions, run_batch
 from conflictclf.model.paths import default_model_dir
 
 
@@ -26,7 +26,7 @@ def main() -> None:
     import ray
 
     from benchmarks.throughput import workload
-    from conflictclf.model.ray_engine import run_batch_ray
+    from conflictclf.model.engines.ray import run_batch_ray
 
     model = args.model or default_model_dir()
     texts, _ = workload(args.n)
