@@ -69,13 +69,18 @@ def classify_part(clf: EventClassifier, good: list[Row], opts: BatchOptions, out
     """Classify (file, row number, record) rows; for Parquet, fit them into one schema (`parquet_fit`)."""
     reserved = reserved_fields(opts.segment, out_fmt, clf.labels)
     pending = _Pending()
-    for file, n, rec in good:
+    # one tokenizer call for the whole part, not one per record
+    texts = [i for i, (_, _, rec) in enumerate(good) if isinstance(rec.get(opts.text_field), str)]
+    long = {} if opts.segment else dict(zip(texts, overflowing(clf, [good[i][2][opts.text_field] for i in texts])))
+    for i, (file, n, rec) in enumerate(good):
         reason = text_problem(rec.get(opts.text_field), opts.text_field)
         clash = clashing_fields(rec, reserved)
         if reason is None and clash:
             reason = clash_message(clash)
-        if reason is None:
-            reason = (_add_sentences if opts.segment else _add_record)(clf, rec, opts, pending, (file, n))
+        if reason is None and opts.segment:
+            reason = _add_sentences(clf, rec, opts, pending, (file, n))
+        elif reason is None:
+            reason = _add_record(clf, rec, opts, pending, (file, n), long[i])
         if reason is None:
             pending.counts["classified"] += 1
         else:
@@ -92,10 +97,10 @@ def classify_part(clf: EventClassifier, good: list[Row], opts: BatchOptions, out
 
 
 def _add_record(clf: EventClassifier, rec: dict[str, Any], opts: BatchOptions, pending: _Pending,
-                where: tuple[str, int]) -> str | None:
+                where: tuple[str, int], too_long: bool) -> str | None:
     """One output row for the record; returns a reject reason instead where --long reject says so."""
     text = rec[opts.text_field]
-    if not overflowing(clf, [text])[0]:
+    if not too_long:
         pending.add(rec, [text], where)
         return None
     if opts.long == "reject":
