@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from conflictclf.model.batch import BatchOptions
+from conflictclf.model.engines import BatchOptions
 from conflictclf.model.paths import default_model_dir
 
 SENTENCES = ["Militia fired rockets at the base near the port, officials said on {d}.",
@@ -44,7 +44,7 @@ def main() -> None:
     args = ap.parse_args()
     import ray
 
-    from conflictclf.model.ray_engine import run_batch_ray
+    from conflictclf.model.engines.ray import run_batch_ray
 
     block = args.block_kib << 10
     with tempfile.TemporaryDirectory() as tmp:

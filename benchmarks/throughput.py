@@ -27,7 +27,7 @@ import numpy as np
 
 from conflictclf.data.corpus import by_split, load_records
 from conflictclf.model.backends import ONNX_INT8_FILE
-from conflictclf.model.batch import BatchOptions, run_batch
+from conflictclf.model.engines import BatchOptions, run_batch
 from conflictclf.model.classifier import DEFAULT_BATCH_SIZE, EventClassifier
 from conflictclf.model.paths import default_model_dir
 

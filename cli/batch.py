@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from conflictclf.cli._util import err, handle_errors, out
-from conflictclf.model.batch import DEFAULT_BLOCK_BYTES, DEFAULT_CHUNK_SIZE, BatchOptions
+from conflictclf.model.engines.common import DEFAULT_BLOCK_BYTES, DEFAULT_CHUNK_SIZE, BatchOptions
 from conflictclf.model.classifier import DEFAULT_BATCH_SIZE
 from conflictclf.model.errors import InputError
 
@@ -20,7 +20,7 @@ def _bytes(text: str) -> int:
     unit = t[-1:] if t[-1:] in _UNITS else ""
     try:
         n = int(float(t[:len(t) - len(unit)]) * _UNITS[unit])
-    except ValueError:
+    except (ValueError, OverflowError):  # "x", "nan"; "inf"
         n = 0
     if n < 1:
         raise InputError(f"--block-size {text!r}: give a size such as 4096, 512K or 32M")
@@ -33,8 +33,8 @@ def batch_cli(
     output: Path = typer.Argument(..., help="Output file; its extension (.jsonl, .csv, .parquet) sets the format."),
     text_field: str = typer.Option("text", "--text-field", help="Field holding the text to classify."),
     id_field: str = typer.Option("id", "--id-field", help="Field identifying a record (reported with rejects)."),
-    context_field: str | None = typer.Option(None, "--context-field", help="Field holding each record's preceding sentence, for models trained with context; a sentence-only model ignores it (the manifest says which)."),
     segment: bool = typer.Option(False, "--segment", help="Records are articles: output one row per sentence with index and offsets."),
+    long: str = typer.Option("segment", "--long", help="A record longer than the model reads (max_length tokens): segment (classify each sentence; the row gets any sentence's labels and the highest scores), truncate (its start only) or reject. Truncated rows are counted either way."),
     batch_size: int = typer.Option(DEFAULT_BATCH_SIZE, "--batch-size", min=1, help="Sentences per forward pass."),
     chunk_size: int = typer.Option(DEFAULT_CHUNK_SIZE, "--chunk-size", min=1, help="Input rows per resumable chunk."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run from its last finished chunk (ray: unit)."),
@@ -55,25 +55,26 @@ def batch_cli(
 
     On Ray: conflictclf batch /shared/news/ /shared/out/labelled.parquet --engine ray --ray-address auto
     """
-    opts = BatchOptions(text_field=text_field, id_field=id_field, segment=segment, batch_size=batch_size,
+    if engine not in ("local", "ray"):
+        raise InputError(f"--engine {engine!r}: choose local or ray")
+    opts = BatchOptions(text_field=text_field, id_field=id_field, segment=segment, long=long, batch_size=batch_size,
                         chunk_size=chunk_size, backend=backend, threshold=threshold, resume=resume,
-                        threads=threads, context_field=context_field, block_bytes=_bytes(block_size))
+                        threads=threads, block_bytes=_bytes(block_size))
     if engine == "ray":
-        from conflictclf.model.ray_engine import run_batch_ray
+        from conflictclf.model.engines.ray import run_batch_ray
 
         with _progress(quiet) as update:
             summary = run_batch_ray(input, output, model, opts, address=ray_address, workers=workers,
                                     on_progress=update)
-    elif engine == "local":
-        from conflictclf.model.batch import run_batch
+    else:
+        from conflictclf.model.engines.local import run_batch
 
         with _progress(quiet) as update:
             summary = run_batch(input, output, model, opts, on_progress=update)
-    else:
-        raise typer.BadParameter("must be local or ray", param_hint="--engine")
-    out.print(f"read {summary.read}, classified {summary.classified}, rejected {summary.rejected} "
-              f"-> {summary.output_rows} output rows in {summary.seconds:.1f}s ({summary.rows_per_second:.0f} rows/s)",
-              markup=False)
+    split = f" ({summary.split} long records classified sentence by sentence)" if summary.split else ""
+    out.print(f"read {summary.read}, classified {summary.classified}, rejected {summary.rejected}, "
+              f"truncated {summary.truncated}{split} -> {summary.output_rows} output rows in {summary.seconds:.1f}s "
+              f"({summary.rows_per_second:.0f} rows/s)", markup=False)
     out.print(f"output {summary.output}\nrejects {summary.rejects}\nmanifest {summary.manifest}", markup=False)
 
 

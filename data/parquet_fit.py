@@ -29,6 +29,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from conflictclf.data.records import reject
+
 FILE_COL, LINE_COL = "__conflictclf_file", "__conflictclf_line"  # dropped at assembly
 
 
@@ -65,8 +67,6 @@ def rows_to_tables(rows: list[dict[str, Any]], where: list[tuple[str, int]], id_
     here: only assembly knows the schema of everything before this part. Rows Parquet
     cannot store at all (say a list mixing numbers and text) are rejected at once.
     """
-    from conflictclf.model.batch import reject
-
     table = _fast_table(rows)
     if table is not None:
         return [_with_origin(table, where)], []
@@ -115,8 +115,6 @@ def assemble(parts: list[Path], write: Callable[[int, pa.Table], None], id_field
     Two passes: schemas first (Parquet footers only), then the data, part by part,
     so memory stays at one part.
     """
-    from conflictclf.model.batch import reject
-
     final: pa.Schema | None = None
     dropped: list[list[str]] = []  # per part: columns whose values cannot join the output
     for p in parts:

@@ -149,59 +149,59 @@ def _read_parquet(path: Path) -> Iterator[Row]:
             yield n, rec, None
 
 
-class Writer:
-    """Appends record lists to one file in JSONL, CSV or Parquet; `close()` finishes it."""
+def output_columns(labels: list[str]) -> list[str]:
+    """The columns batch adds to a CSV row (JSONL and Parquet keep `labels` and `scores` whole)."""
+    return ["labels"] + [f"score_{lab}" for lab in labels]
 
-    def __init__(self, path: Path, fmt: str, labels: list[str]) -> None:
-        self.path, self.fmt, self.labels = path, fmt, labels
-        self._fh = None
-        self._csv = None
-        self._pq = None
 
-    def write(self, rows: list[dict[str, Any]]) -> None:
-        if not rows:
+def write_records(path: Path, fmt: str, labels: list[str], rows: list[dict[str, Any]]) -> None:
+    """One whole JSONL or CSV file of output rows (an empty list gives an empty file).
+
+    A CSV's header is every field of every row, in first-seen order, so a row with a
+    field the first row lacks keeps it; cells a row has no value for stay empty.
+    """
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        if fmt == "jsonl":
+            fh.writelines(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in rows)
             return
-        if self.fmt == "jsonl":
-            self._fh = self._fh or self.path.open("w", encoding="utf-8")
-            self._fh.writelines(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in rows)
-        elif self.fmt == "csv":
-            self._write_csv(rows)
-        else:
-            self._write_parquet(rows)
+        flat = [_flatten(r, labels) for r in rows]
+        if not flat:
+            return
+        columns = list(dict.fromkeys(k for r in flat for k in r))
+        writer = csv.DictWriter(fh, fieldnames=columns, restval="")
+        writer.writeheader()
+        writer.writerows(flat)
 
-    def _write_csv(self, rows: list[dict[str, Any]]) -> None:
-        flat = [self._flatten(r) for r in rows]
-        if self._csv is None:
-            self._fh = self.path.open("w", encoding="utf-8", newline="")
-            self._csv = csv.DictWriter(self._fh, fieldnames=list(flat[0]), extrasaction="ignore")
-            self._csv.writeheader()
-        self._csv.writerows(flat)
 
-    def _flatten(self, r: dict[str, Any]) -> dict[str, Any]:
-        out = {k: (json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list)) else v)
-               for k, v in r.items() if k not in ("labels", "scores")}
-        out["labels"] = ";".join(r["labels"])
-        out.update({f"score_{lab}": r["scores"][lab] for lab in self.labels})
-        return out
+def _flatten(r: dict[str, Any], labels: list[str]) -> dict[str, Any]:
+    out = {k: (json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list)) else v)
+           for k, v in r.items() if k not in ("labels", "scores")}
+    out["labels"] = ";".join(r["labels"])
+    out.update({f"score_{lab}": r["scores"][lab] for lab in labels})
+    return out
 
-    def _write_parquet(self, rows: list[dict[str, Any]]) -> None:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
 
-        if self._pq is None:
-            table = pa.Table.from_pylist(rows)
-            self._pq = pq.ParquetWriter(self.path, table.schema)
-        else:
-            try:
-                table = pa.Table.from_pylist(rows, schema=self._pq.schema)
-            except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-                raise InputError(f"{self.path}: rows do not fit the Parquet schema of the first chunk ({exc})") from None
-        self._pq.write_table(table)
+def csv_header(path: Path) -> list[str]:
+    """The header of a CSV written by `write_records` ([] for an empty file)."""
+    with path.open(encoding="utf-8", newline="") as fh:
+        return next(csv.reader(fh), [])
 
-    def close(self) -> None:
-        if self._pq is not None:
-            self._pq.close()
-        if self._fh is not None:
-            self._fh.close()
-        if self._pq is None and self._fh is None:
-            self.path.touch()
+
+def joined_columns(headers: list[list[str]], labels: list[str]) -> list[str]:
+    """One header for parts whose headers differ: input fields in first-seen order, output columns last."""
+    ours = output_columns(labels)
+    seen = list(dict.fromkeys(c for h in headers for c in h))
+    return [c for c in seen if c not in ours] + [c for c in ours if c in seen]
+
+
+def copy_csv_rows(src: Path, columns: list[str], dst: Any) -> None:
+    """Append `src`'s rows (not its header) to the open text file `dst`, each cell under its own column."""
+    writer = csv.writer(dst)
+    with src.open(encoding="utf-8", newline="") as fh:
+        reader = csv.reader(fh)
+        header = next(reader, None)
+        if header is None:
+            return
+        where = [header.index(c) if c in header else None for c in columns]
+        for row in reader:
+            writer.writerow(["" if i is None else row[i] for i in where])

@@ -37,6 +37,10 @@ class Tokenizer:
     def __call__(self, texts: Sequence[str]) -> list[list[int]]:
         return [e.ids for e in self._tok.encode_batch(list(texts))]
 
+    def overflows(self, texts: Sequence[str]) -> list[bool]:
+        """Whether each text is longer than `max_length` tokens, so that the model sees only its start."""
+        return [bool(e.overflowing) for e in self._tok.encode_batch(list(texts))]
+
     def _pad_id(self, path: Path) -> int:
         name = None
         for fname in ("special_tokens_map.json", "tokenizer_config.json"):

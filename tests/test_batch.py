@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from conflictclf.cli.main import app
-from conflictclf.model.batch import BatchOptions, run_batch
+from conflictclf.model.engines import BatchOptions, run_batch
 
 runner = CliRunner()
 
@@ -46,7 +46,8 @@ def test_every_row_accounted_for(tiny_model, tmp_path):
         "empty text in field 'text'", "missing text field 'text'", "text field 'text' is not a string (int)")
     assert rows[0]["extra"] == {"k": 0} and set(rows[0]["scores"]) == {"attack", "claim", "retaliation", "threat"}
     manifest = json.loads((tmp_path / "out.jsonl.manifest.json").read_text())
-    assert manifest["counts"] == {"read": 40, "classified": 36, "rejected": 4, "output_rows": 36}
+    assert manifest["counts"] == {"read": 40, "classified": 36, "rejected": 4, "output_rows": 36,
+                                  "truncated": 0, "split": 0}
     assert len(manifest["model"]["sha256"]) == 64 and manifest["model"]["thresholds"]
     assert not list(tmp_path.glob(".out.jsonl*"))  # no work files left behind
 
@@ -141,7 +142,7 @@ def test_weights_hash_is_cached_until_the_weights_change(tiny_model, tmp_path):
     import hashlib
     import shutil
 
-    from conflictclf.model.batch import HASH_CACHE_FILE, weights_hash
+    from conflictclf.model.engines.common import HASH_CACHE_FILE, weights_hash
 
     d = tmp_path / "m"
     shutil.copytree(tiny_model, d)
@@ -157,30 +158,91 @@ def test_weights_hash_is_cached_until_the_weights_change(tiny_model, tmp_path):
 def test_thread_count_does_not_change_the_output(tiny_model, tmp_path):
     import shutil
 
+    from conflictclf.model.classifier import DEFAULT_BATCH_SIZE
     from conflictclf.model.export import export_onnx
 
     model = tmp_path / "m"
     shutil.copytree(tiny_model, model)
     export_onnx(model, int8=True)
     src = make_jsonl(tmp_path / "in.jsonl", n=70)
+    # 66 sentences at the default batch size: 1 thread scores batches of 32, 3 threads batches of 22
+    # (the classifier gives every thread a batch), so int8 sees different batch compositions.
+    assert DEFAULT_BATCH_SIZE == 32
     outputs = []
     for threads in ("1", "3"):
         out = tmp_path / f"out{threads}.jsonl"
         result = runner.invoke(app, ["batch", str(src), str(out), "--model", str(model), "--quiet",
-                                     "--threads", threads, "--batch-size", "8", "--backend", "onnx-int8"])
+                                     "--threads", threads, "--backend", "onnx-int8"])
         assert result.exit_code == 0, result.output
         outputs.append(out.read_text())
         assert json.loads((tmp_path / f"out{threads}.jsonl.manifest.json").read_text())["model"]["backend"] == "onnx-int8"
     assert outputs[0] == outputs[1] and len(outputs[0].splitlines()) == 66
 
 
-def test_context_field_is_accepted_and_ignored_by_a_sentence_model(tiny_exported_model, tmp_path):
-    src = tmp_path / "in.jsonl"
-    src.write_text("".join(json.dumps({"id": i, "text": f"militia fired rockets {i}", "prev": "the group said"}) + "\n"
-                           for i in range(6)), encoding="utf-8")
-    plain = run_batch(src, tmp_path / "a.jsonl", tiny_exported_model, BatchOptions(backend="onnx"))
-    ctx = run_batch(src, tmp_path / "b.jsonl", tiny_exported_model, BatchOptions(backend="onnx", context_field="prev"))
-    assert plain.classified == ctx.classified == 6
-    assert read_jsonl(tmp_path / "a.jsonl") == read_jsonl(tmp_path / "b.jsonl")
-    manifest = json.loads((tmp_path / "b.jsonl.manifest.json").read_text())
-    assert manifest["context"] == {"field": "prev", "used": False}
+def test_context_field_is_gone(tiny_model, tmp_path):
+    """No shipped model reads a context sentence, so batch offers no option that would do nothing."""
+    src = make_jsonl(tmp_path / "in.jsonl", n=3, bad=False)
+    result = runner.invoke(app, ["batch", str(src), str(tmp_path / "o.jsonl"), "--model", str(tiny_model),
+                                 "--context-field", "prev", "--quiet"])
+    assert result.exit_code != 0 and "--context-field" in result.output
+    assert not (tmp_path / "o.jsonl").exists()
+    with pytest.raises(TypeError):
+        BatchOptions(context_field="prev")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--block-size", "inf"], "--block-size 'inf'"),
+    (["--block-size", "nan"], "--block-size 'nan'"),
+    (["--block-size", "-4K"], "--block-size '-4K'"),
+    (["--engine", "spark"], "--engine 'spark'"),
+    (["--long", "fold"], "--long 'fold'"),
+    (["--backend", "gpu"], "unknown backend 'gpu'"),
+])
+def test_bad_option_values_give_one_error_line(tiny_model, tmp_path, args, message):
+    src = make_jsonl(tmp_path / "in.jsonl", n=3, bad=False)
+    out = tmp_path / "out" / "o.jsonl"
+    out.parent.mkdir()
+    result = runner.invoke(app, ["batch", str(src), str(out), "--model", str(tiny_model), "--quiet", *args])
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith("error: ") and message in result.stderr
+    assert result.stderr.strip().count("\n") == 0 and "Traceback" not in result.output
+    assert list(out.parent.iterdir()) == []
+
+
+def interrupted_run(src, out, model, opts, monkeypatch):
+    """A run whose every chunk finished but which died before assembly, leaving its work folder."""
+    import conflictclf.model.engines.local as local
+
+    def die(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as m:
+        m.setattr(local, "finish", die)
+        with pytest.raises(KeyboardInterrupt):
+            run_batch(src, out, model, opts)
+    assert (out.parent / f".{out.name}.parts" / "plan.json").exists() and not out.exists()
+
+
+def test_resume_refuses_another_batch_size_or_retrained_weights(tiny_model, tmp_path, monkeypatch):
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    from conflictclf.model.errors import InputError
+
+    model = tmp_path / "m"
+    shutil.copytree(tiny_model, model)
+    src = make_jsonl(tmp_path / "in.jsonl", n=30)
+    out = tmp_path / "out.jsonl"
+    opts = dict(backend="torch", chunk_size=10)
+    interrupted_run(src, out, model, BatchOptions(**opts), monkeypatch)
+    with pytest.raises(InputError, match="cannot resume"):  # int8 scores depend on batch composition
+        run_batch(src, out, model, BatchOptions(**opts, batch_size=8, resume=True))
+    weights = load_file(model / "model.safetensors")  # the same path, retrained: another model
+    name = next(iter(weights))
+    save_file({**weights, name: weights[name] + 0.5}, model / "model.safetensors", metadata={"format": "pt"})
+    with pytest.raises(InputError, match="cannot resume"):
+        run_batch(src, out, model, BatchOptions(**opts, resume=True))
+    shutil.copy2(tiny_model / "model.safetensors", model / "model.safetensors")  # the original weights again
+    s = run_batch(src, out, model, BatchOptions(**opts, resume=True))
+    assert (s.resumed_chunks, s.read, s.classified) == (3, 30, 26) and out.exists()

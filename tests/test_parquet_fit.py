@@ -7,7 +7,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from conflictclf.data.parquet_fit import assemble, rows_to_tables
-from conflictclf.model.batch import BatchOptions, run_batch
+from conflictclf.model.engines import BatchOptions, run_batch
 
 
 def make_drifting(path, n=60):

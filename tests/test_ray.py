@@ -11,13 +11,14 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+import ray  # CI installs the ray extra: a missing or broken Ray must fail these tests, not skip them
 
-from conflictclf.model.batch import BatchOptions, run_batch
+from conflictclf.model.engines import BatchOptions, run_batch
 from conflictclf.model.errors import InputError
 from tests.test_batch import make_jsonl, read_jsonl
+from tests.test_batch_records import check_mixed, make_mixed, read_output
 from tests.test_parquet_fit import check_drift_output, make_drifting
 
-ray = pytest.importorskip("ray", reason="the ray extra is installed in CI (pip install 'conflictclf[ray]')")
 pytestmark = pytest.mark.ray
 
 # ~3000 rows of ~70 bytes in ~60 units: long enough to interrupt, short enough for CI
@@ -41,7 +42,7 @@ def folder_bytes(path):
 
 @pytest.mark.parametrize("segment", [False, True])
 def test_ray_output_equals_local(tiny_model, tmp_path, local_ray, segment):
-    from conflictclf.model.ray_engine import run_batch_ray
+    from conflictclf.model.engines.ray import run_batch_ray
 
     src = make_jsonl(tmp_path / "in.jsonl", n=120)
     opts = BatchOptions(backend="torch", segment=segment, chunk_size=50, block_bytes=1000)  # ~14 lines a unit
@@ -72,7 +73,7 @@ def test_ray_output_equals_local(tiny_model, tmp_path, local_ray, segment):
 @pytest.fixture(scope="module")
 def reference(tiny_model, tmp_path_factory, local_ray):
     """An uninterrupted Ray run that the interrupted ones must equal."""
-    from conflictclf.model.ray_engine import run_batch_ray
+    from conflictclf.model.engines.ray import run_batch_ray
 
     d = tmp_path_factory.mktemp("ref")
     src = make_jsonl(d / "in.jsonl", n=FAULT_ROWS)
@@ -110,7 +111,7 @@ def busy_workers():
 
 
 def test_killed_worker_is_retried_and_rows_count_once(tiny_model, tmp_path, reference):
-    from conflictclf.model.ray_engine import run_batch_ray
+    from conflictclf.model.engines.ray import run_batch_ray
 
     src, ref, ref_summary = reference
     out = tmp_path / "out.jsonl"
@@ -143,7 +144,7 @@ def test_killed_worker_is_retried_and_rows_count_once(tiny_model, tmp_path, refe
 
 
 def test_killed_driver_resumes_to_the_same_output(tiny_model, tmp_path, reference):
-    from conflictclf.model.ray_engine import run_batch_ray
+    from conflictclf.model.engines.ray import run_batch_ray
 
     src, ref, _ = reference
     out = tmp_path / "out.jsonl"
@@ -170,7 +171,7 @@ def test_killed_driver_resumes_to_the_same_output(tiny_model, tmp_path, referenc
 
 
 def test_ray_parquet_schema_drift(tiny_model, tmp_path, local_ray):
-    from conflictclf.model.ray_engine import run_batch_ray
+    from conflictclf.model.engines.ray import run_batch_ray
 
     src = make_drifting(tmp_path / "in.jsonl")
     s = run_batch_ray(src, tmp_path / "out.parquet", tiny_model,
@@ -178,3 +179,18 @@ def test_ray_parquet_schema_drift(tiny_model, tmp_path, local_ray):
     table = pq.read_table(tmp_path / "out.parquet")  # the folder reads as one dataset: one schema
     check_drift_output(table, read_folder(tmp_path / "out.parquet.rejects.jsonl"))
     assert (s.read, s.rejected, s.classified, s.output_rows) == (60, 12, 48, 48)
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet"])
+def test_ray_fields_that_vary_row_to_row_keep_their_columns(tiny_model, tmp_path, local_ray, fmt):
+    from conflictclf.model.engines.ray import run_batch_ray
+
+    recs = make_mixed(tmp_path / "in.jsonl")
+    out = tmp_path / f"out.{fmt}"
+    s = run_batch_ray(tmp_path / "in.jsonl", out, tiny_model, BatchOptions(backend="torch", chunk_size=4,
+                                                                            block_bytes=400), workers=2)
+    assert (s.read, s.classified, s.rejected, s.output_rows) == (30, 30, 0, 30)
+    assert len(list(out.iterdir())) > 3  # several parts, whose first rows differ
+    check_mixed(recs, read_output(out), fmt)
+    if fmt == "csv":  # every part carries the one joined header, so the folder reads as one table
+        assert len({f.read_text().splitlines()[0] for f in out.iterdir()}) == 1

@@ -1,0 +1,153 @@
+"""Rows of one part -> output rows and rejects, the same for both engines.
+
+A record longer than the model's `max_length` tokens would be classified on its
+start alone. `BatchOptions.long` says what happens instead: "segment" (the default)
+classifies each sentence of the record and gives the row every label any sentence
+has and, per label, the highest sentence score, so a label stated late in an
+article is not lost; "truncate" keeps the old behaviour; "reject" sends the record to
+the rejects with its length. Whatever the policy, a text the model sees only part of
+is counted (`truncated`, in the summary and the manifest), never hidden.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from conflictclf.data import parquet_fit, tabular
+from conflictclf.data.records import clash_message, clashing_fields, reject, text_problem
+from conflictclf.data.segment import segment as split_sentences
+from conflictclf.model.classifier import EventClassifier, Prediction
+from conflictclf.model.engines.common import BatchOptions, reserved_fields, sample_records
+from conflictclf.model.errors import InputError
+
+Row = tuple[str, int, dict[str, Any]]  # (file, row number, record)
+# Texts this short in ASCII cannot overflow: a token covers at least one character, and
+# [CLS]/[SEP]-style special tokens take at most 4; so most sentences skip a second tokenizing.
+SPECIAL_TOKENS = 4
+
+
+@dataclass
+class Part:
+    """A part's output: rows (for Parquet, tables), rejects, and its counts."""
+    rows: Any
+    rejects: list[dict[str, Any]]
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class _Pending:
+    texts: list[str] = field(default_factory=list)
+    rows: list[tuple[dict[str, Any], list[int]]] = field(default_factory=list)  # (columns, text indices)
+    origin: list[tuple[str, int]] = field(default_factory=list)
+    rejects: list[dict[str, Any]] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=lambda: {"classified": 0, "truncated": 0, "split": 0})
+
+    def add(self, columns: dict[str, Any], texts: list[str], where: tuple[str, int]) -> None:
+        self.rows.append((columns, list(range(len(self.texts), len(self.texts) + len(texts)))))
+        self.texts.extend(texts)
+        self.origin.append(where)
+
+
+def check_fields(files: list[Path], opts: BatchOptions, fmt: str, labels: list[str]) -> None:
+    """Refuse up front an input whose fields batch output would overwrite, where the fields are visible:
+    CSV and Parquet declare theirs, JSONL shows them in its first records. A later JSONL record with
+    such a field is rejected with the same reason, so none is overwritten."""
+    reserved = reserved_fields(opts.segment, fmt, labels)
+    for f in files:
+        clash = clashing_fields(tabular.fields(f) or [], reserved)
+        if clash:
+            raise InputError(f"{f}: {clash_message(clash)}")
+    for rec in sample_records(files):
+        clash = clashing_fields(rec, reserved)
+        if clash:
+            raise InputError(f"{files[0].parent if len(files) > 1 else files[0]}: {clash_message(clash)}")
+
+
+def classify_part(clf: EventClassifier, good: list[Row], opts: BatchOptions, out_fmt: str) -> Part:
+    """Classify (file, row number, record) rows; for Parquet, fit them into one schema (`parquet_fit`)."""
+    reserved = reserved_fields(opts.segment, out_fmt, clf.labels)
+    pending = _Pending()
+    # one tokenizer call for the whole part, not one per record
+    texts = [i for i, (_, _, rec) in enumerate(good) if isinstance(rec.get(opts.text_field), str)]
+    long = {} if opts.segment else dict(zip(texts, overflowing(clf, [good[i][2][opts.text_field] for i in texts])))
+    for i, (file, n, rec) in enumerate(good):
+        reason = text_problem(rec.get(opts.text_field), opts.text_field)
+        clash = clashing_fields(rec, reserved)
+        if reason is None and clash:
+            reason = clash_message(clash)
+        if reason is None and opts.segment:
+            reason = _add_sentences(clf, rec, opts, pending, (file, n))
+        elif reason is None:
+            reason = _add_record(clf, rec, opts, pending, (file, n), long[i])
+        if reason is None:
+            pending.counts["classified"] += 1
+        else:
+            pending.rejects.append(reject(file, n, reason, rec.get(opts.id_field)))
+    preds = clf.predict(pending.texts, threshold=opts.threshold, batch_size=opts.batch_size)
+    rows = [cols | _merge(clf.labels, [preds[i] for i in idx]) for cols, idx in pending.rows]
+    counts = pending.counts | {"output_rows": len(rows)}
+    if out_fmt != "parquet":
+        return Part(rows, pending.rejects, counts)
+    tables, misfits = parquet_fit.rows_to_tables(rows, pending.origin, opts.id_field)
+    counts["classified"] -= len(misfits)
+    counts["output_rows"] = sum(t.num_rows for t in tables)
+    return Part(tables, pending.rejects + misfits, counts)
+
+
+def _add_record(clf: EventClassifier, rec: dict[str, Any], opts: BatchOptions, pending: _Pending,
+                where: tuple[str, int], too_long: bool) -> str | None:
+    """One output row for the record; returns a reject reason instead where --long reject says so."""
+    text = rec[opts.text_field]
+    if not too_long:
+        pending.add(rec, [text], where)
+        return None
+    if opts.long == "reject":
+        return f"text is longer than the model's {clf.max_length} tokens (--long reject)"
+    sentences = [s.text for s in split_sentences(text)] if opts.long == "segment" else []
+    if sentences:
+        pending.counts["split"] += 1
+        pending.counts["truncated"] += any(overflowing(clf, sentences))
+        pending.add(rec, sentences, where)
+    else:  # --long truncate, or no sentence left to split into: the start only, counted
+        pending.counts["truncated"] += 1
+        pending.add(rec, [text], where)
+    return None
+
+
+def _add_sentences(clf: EventClassifier, rec: dict[str, Any], opts: BatchOptions, pending: _Pending,
+                   where: tuple[str, int]) -> str | None:
+    """--segment: one output row per sentence, with its index and character offsets."""
+    sentences = split_sentences(rec[opts.text_field])
+    if not sentences:
+        return "no sentences left after segmentation"
+    long = overflowing(clf, [s.text for s in sentences])
+    if any(long) and opts.long == "reject":
+        first = long.index(True)
+        return f"sentence {first} is longer than the model's {clf.max_length} tokens (--long reject)"
+    pending.counts["truncated"] += any(long)
+    base = {k: v for k, v in rec.items() if k != opts.text_field}
+    for s in sentences:
+        extra = {"sentence_index": s.index, "start": s.start, "end": s.end, opts.text_field: s.text}
+        pending.add(base | extra, [s.text], where)
+    return None
+
+
+def overflowing(clf: EventClassifier, texts: list[str]) -> list[bool]:
+    """Whether each text is longer than the model's max_length tokens."""
+    limit = clf.max_length - SPECIAL_TOKENS
+    check = [i for i, t in enumerate(texts) if not (t.isascii() and len(t) <= limit)]
+    flags = [False] * len(texts)
+    for i, over in zip(check, clf.tokenizer.overflows([texts[i] for i in check]) if check else []):
+        flags[i] = over
+    return flags
+
+
+def _merge(labels: list[str], preds: list[Prediction]) -> dict[str, Any]:
+    """One row's labels and scores from its texts: any text's labels, each label's highest score."""
+    if len(preds) == 1:
+        return {"labels": preds[0].labels, "scores": preds[0].scores}
+    hit = {lab for p in preds for lab in p.labels}
+    return {"labels": [lab for lab in labels if lab in hit],
+            "scores": {lab: max(p.scores[lab] for p in preds) for lab in labels}}
