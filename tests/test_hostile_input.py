@@ -17,7 +17,8 @@ runner = CliRunner()
 
 RESULT = {"source": "a.txt", "index": 0, "start": 0, "end": 5, "text": "Rebels shelled the town.",
           "labels": ["attack"], "scores": {"attack": 0.9, "claim": 0.1, "retaliation": 0.1, "threat": 0.1}}
-RECORD = {"id": "1", "text": "Rebels shelled the town.", "labels": ["attack"], "split": "train"}
+RECORD = {"id": "1", "text": "Rebels shelled the town.", "labels": ["attack"], "split": "train", "doc": "d1",
+          "source": "written"}
 LS_TASK = {"id": 1, "data": {"text": "Rebels shelled the town."},
            "annotations": [{"id": 2, "completed_by": 1, "result": "attack", "was_cancelled": False}]}
 
@@ -56,6 +57,10 @@ def hostile(tmp_path_factory) -> dict[str, Path]:
     files["nan_scores"].write_text(json.dumps(RESULT | {"scores": {"attack": "high", "claim": None}}) + "\n")
     files["ls_bad"].write_text(json.dumps([LS_TASK]))
     files["ls_array_of_strings"].write_text(json.dumps(["attack", "claim"]))
+    good_task = LS_TASK | {"annotations": [{"id": 2, "completed_by": 1, "was_cancelled": False, "result": [
+        {"type": "choices", "from_name": "labels", "to_name": "text", "value": {"choices": ["attack"]}}]}]}
+    files["ls_good"] = d / "label_studio_good.json"
+    files["ls_good"].write_text(json.dumps([good_task]))
     files["not_a_model"].mkdir()
     (files["not_a_model"] / "notes.txt").write_text("not a model")
     files["bad_meta"].mkdir()
@@ -173,6 +178,8 @@ CASES = [
     ("demo-model-is-a-file", ["demo", "-m", "{records}"], None),
     # data validate / stats / import
     ("validate-missing", ["data", "validate", "{missing}"], None),
+    ("validate-empty", ["data", "validate", "{empty}"], None),
+    ("validate-unknown-label", ["data", "validate", "{unknown_label}"], None),
     ("validate-binary", ["data", "validate", "{binary}"], None),
     ("validate-latin1", ["data", "validate", "{latin1}"], None),
     ("validate-empty-folder", ["data", "validate", "{folder}"], None),
@@ -191,8 +198,7 @@ CASES = [
     ("import-malformed-label-studio", ["data", "import", "{ls_bad}", "-o", "{out}/c.jsonl"], "c.jsonl"),
     ("import-label-studio-strings", ["data", "import", "{ls_array_of_strings}", "-o", "{out}/c.jsonl"], "c.jsonl"),
     ("import-bad-source", ["data", "import", "{results}", "--from", "prodigy", "-o", "{out}/c.jsonl"], "c.jsonl"),
-    ("import-unwritable", ["data", "import", "tests/fixtures/label_studio_export.json", "-o", "{unwritable}/c.jsonl"],
-     None),
+    ("import-unwritable", ["data", "import", "{ls_good}", "-o", "{unwritable}/c.jsonl"], None),
 ]
 
 
@@ -256,7 +262,7 @@ def test_a_bug_still_gives_one_line_and_the_debug_switch_shows_it(monkeypatch):
 def test_usage_errors_are_one_line(tmp_path):
     result = runner.invoke(app, ["batch", str(tmp_path / "in.jsonl")])
     assert result.exit_code == 2
-    assert result.stderr.strip() == "error: Missing argument 'OUTPUT'. (see conflictclf batch --help)"
+    assert result.stderr.strip() == "error: Missing argument 'output'. (see conflictclf batch --help)"
 
 
 def test_a_good_model_copy_survives(hostile, tiny_model, tmp_path):
