@@ -6,11 +6,15 @@ import csv
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from conflictclf.cli._util import err, handle_errors, out
 from conflictclf.model.errors import InputError
+
+if TYPE_CHECKING:
+    from conflictclf.model.articles import ArticlesResult
 
 FORMATS = ("table", "json", "jsonl", "csv", "html")
 
@@ -74,7 +78,7 @@ def _read_inputs(files: list[str] | None, text: str | None) -> list[tuple[str, s
     return articles
 
 
-def write_records(result, fmt: str) -> None:
+def write_records(result: ArticlesResult, fmt: str) -> None:
     """The records of a `classify_texts` result on stdout as json, jsonl, csv or one HTML page."""
     records = [r.to_dict() for r in result.records]
     if fmt == "html":
