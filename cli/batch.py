@@ -71,11 +71,34 @@ def batch_cli(
 
         with _progress(quiet) as update:
             summary = run_batch(input, output, model, opts, on_progress=update)
+    if summary.rejected and not summary.output_rows and not summary.resumed_chunks:
+        raise InputError(_all_rejected(summary))
     split = f" ({summary.split} long records classified sentence by sentence)" if summary.split else ""
     out.print(f"read {summary.read}, classified {summary.classified}, rejected {summary.rejected}, "
               f"truncated {summary.truncated}{split} -> {summary.output_rows} output rows in {summary.seconds:.1f}s "
               f"({summary.rows_per_second:.0f} rows/s)", markup=False)
     out.print(f"output {summary.output}\nrejects {summary.rejects}\nmanifest {summary.manifest}", markup=False)
+
+
+def _all_rejected(summary) -> str:
+    """Every row rejected means the input, not some rows, is wrong (a JSON array in a .jsonl,
+    another encoding, broken CSV quoting): say so as an error, with the first reason, and take
+    away the empty output and its manifest so that nothing looks like a result. The rejects stay."""
+    import json
+
+    import shutil
+
+    for name in (summary.output, summary.manifest):
+        if Path(name).is_dir():  # the Ray engine writes a folder of parts
+            shutil.rmtree(name)
+        else:
+            Path(name).unlink(missing_ok=True)
+    try:
+        first = json.loads(Path(summary.rejects).read_text(encoding="utf-8").splitlines()[0])
+        reason = f"; the first, {first.get('file')}:{first.get('line')}: {first.get('reason')}"
+    except (OSError, ValueError, IndexError, AttributeError):
+        reason = ""
+    return f"all {summary.rejected} rows were rejected{reason} (every reason: {summary.rejects})"
 
 
 class _progress:

@@ -5,16 +5,16 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich.table import Table
-from rich.text import Text
 
-from conflictclf.cli._util import handle_errors, out
-from conflictclf.cli.colours import TERMINAL_COLOURS as COLOURS
+from conflictclf.cli._util import err, handle_errors, out
 from conflictclf.model.errors import InputError
+
+if TYPE_CHECKING:
+    from conflictclf.model.articles import ArticlesResult
 
 FORMATS = ("table", "json", "jsonl", "csv", "html")
 
@@ -32,10 +32,13 @@ def classify_cli(
 ) -> None:
     """Split articles into sentences and label each one.
 
+    Markup pasted into text (tags, scripts) is stripped and the prose kept; what was
+    stripped or left out is counted in the table's summary line (other formats: on stderr).
+
     Example: conflictclf classify article.txt   |   echo "Rebels shelled the town." | conflictclf classify -
     |   conflictclf classify data/articles/*.txt --explain --format html > report.html
     """
-    from conflictclf.model.articles import classify_articles, decode_article, read_article
+    from conflictclf.model.articles import classify_texts
     from conflictclf.model.classifier import EventClassifier
 
     fmt = fmt or ("table" if sys.stdout.isatty() else "jsonl")
@@ -43,6 +46,24 @@ def classify_cli(
         raise typer.BadParameter(f"must be one of {', '.join(FORMATS)}", param_hint="--format")
     if explain and fmt == "csv":
         raise InputError("--explain gives spans per label, which csv cannot hold: use json, jsonl, html or table")
+    articles = _read_inputs(files, text)
+    clf = EventClassifier.from_pretrained(model, backend=backend)
+    wanted = [x.strip() for x in labels.split(",") if x.strip()] if labels else None
+    result = classify_texts(clf, articles, threshold, wanted, explain=explain)
+    if fmt == "table":
+        from conflictclf.cli.render import print_articles
+
+        print_articles(out, result)
+        return
+    write_records(result, fmt)
+    if result.left_out():
+        err.print(f"note: {result.left_out()}", markup=False)
+
+
+def _read_inputs(files: list[str] | None, text: str | None) -> list[tuple[str, str]]:
+    """(source, text) pairs from --text, files or stdin ('-')."""
+    from conflictclf.model.articles import decode_article, read_article
+
     if text is not None and files:
         raise InputError("give either --text or files, not both")
     if text is not None:
@@ -54,26 +75,19 @@ def classify_cli(
         raise InputError("nothing to classify: give files, '-' for stdin, or --text")
     if not any(t.strip() for _, t in articles):
         raise InputError("the input holds no text")
-    clf = EventClassifier.from_pretrained(model, backend=backend)
-    keep = _parse_labels(labels, clf.labels)
-    rows = classify_articles(clf, articles, threshold)
-    records = [r.to_dict() | {"labels": [x for x in r.labels if x in keep],
-                              "scores": {k: v for k, v in r.scores.items() if k in keep}} for r in rows]
-    if explain:
-        from conflictclf.model.explain import explain_labels
+    return articles
 
-        found = explain_labels(clf, [r["text"] for r in records], [r["labels"] for r in records], threshold)
-        for r, rats in zip(records, found):
-            r["rationales"] = {lab: [x.to_dict() for x in spans] for lab, spans in rats.items()}
+
+def write_records(result: ArticlesResult, fmt: str) -> None:
+    """The records of a `classify_texts` result on stdout as json, jsonl, csv or one HTML page."""
+    records = [r.to_dict() for r in result.records]
     if fmt == "html":
         from conflictclf.cli.report_page import build_report
         from conflictclf.data.results import group_articles, rows_from_records
 
-        page = build_report(group_articles(rows_from_records(records)), source=", ".join(src for src, _ in articles[:3])
-                            + (f" and {len(articles) - 3} more" if len(articles) > 3 else ""), labels=keep)
-        sys.stdout.write(page)
-    elif fmt == "table":
-        _print_table(records, keep, [src for src, _ in articles])
+        srcs = result.sources
+        source = ", ".join(srcs[:3]) + (f" and {len(srcs) - 3} more" if len(srcs) > 3 else "")
+        sys.stdout.write(build_report(group_articles(rows_from_records(records)), source=source, labels=result.labels))
     elif fmt == "json":
         typer.echo(json.dumps(records, ensure_ascii=False, indent=2))
     elif fmt == "jsonl":
@@ -81,48 +95,7 @@ def classify_cli(
             typer.echo(json.dumps(r, ensure_ascii=False))
     else:
         w = csv.writer(sys.stdout)
-        w.writerow(["source", "index", "start", "end", "text", "labels", *[f"score_{x}" for x in keep]])
-        for r in records:
-            w.writerow([r["source"], r["index"], r["start"], r["end"], r["text"], ";".join(r["labels"]),
-                        *[f"{r['scores'][x]:.4f}" for x in keep]])
-
-
-def _parse_labels(spec: str | None, known: list[str]) -> list[str]:
-    if not spec:
-        return known
-    wanted = [x.strip() for x in spec.split(",") if x.strip()]
-    unknown = [x for x in wanted if x not in known]
-    if unknown:
-        raise InputError(f"unknown label {unknown[0]!r} (this model knows: {', '.join(known)})")
-    return wanted
-
-
-def _emphasised(record: dict) -> Text:
-    """The sentence with each label's rationale words underlined in the label's colour."""
-    text = Text(record["text"])
-    for lab, spans in record.get("rationales", {}).items():
-        for r in spans:
-            text.stylize(f"underline bold {COLOURS.get(lab, 'green')}", r["start"], r["end"])
-    return text
-
-
-def _print_table(records: list[dict], labels: list[str], sources: list[str]) -> None:
-    for src in dict.fromkeys(sources):
-        rows = [r for r in records if r["source"] == src]
-        t = Table(title=f"{src}: {len(rows)} sentences", title_justify="left", show_lines=False, expand=True)
-        t.add_column("#", justify="right", width=3)
-        t.add_column("sentence", ratio=1)
-        t.add_column("labels", width=22)
-        t.add_column("scores", width=26)
-        for r in rows:
-            tags = Text(", ".join(r["labels"]) or "-")
-            for lab in r["labels"]:
-                start = tags.plain.find(lab)
-                tags.stylize(f"bold {COLOURS.get(lab, 'green')}", start, start + len(lab))
-            scores = " ".join(f"{lab[:3]} {r['scores'][lab]:.2f}" for lab in labels)
-            t.add_row(str(r["index"]), _emphasised(r), tags, scores)
-        out.print(t)
-        counts = Counter(lab for r in rows for lab in r["labels"])
-        none = sum(not r["labels"] for r in rows)
-        summary = "  ".join(f"[{COLOURS.get(lab, 'green')}]{lab}[/] {counts.get(lab, 0)}" for lab in labels)
-        out.print(f"summary: {summary}  none {none}\n")
+        w.writerow(["source", "index", "start", "end", "text", "labels", *[f"score_{x}" for x in result.labels]])
+        for r in result.records:
+            w.writerow([r.source, r.index, r.start, r.end, r.text, ";".join(r.labels),
+                        *[f"{r.scores[x]:.4f}" for x in result.labels]])

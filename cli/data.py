@@ -10,6 +10,7 @@ from rich.table import Table
 from conflictclf.cli._util import err, handle_errors, out
 from conflictclf.data.corpus import SPEC_LABELS
 from conflictclf.data.validate import Stats, validate
+from conflictclf.model.errors import DataError
 
 app = typer.Typer(help="Check and describe annotated corpora.", no_args_is_help=True)
 
@@ -26,15 +27,17 @@ def validate_cli(
 ) -> None:
     """Check schema, labels, ids, empty texts and duplicates across splits; print stats if clean.
 
-    Every problem is printed as file:line: reason, and the exit code is 1.
+    Every problem is printed as file:line: reason (a single one as the error line), and the exit code is 1.
     Example: conflictclf data validate data/corpus
     """
     problems, st = validate(paths, _labels(labels))
+    if len(problems) == 1:
+        raise DataError(problems[0])
     if problems:
         for p in problems:
             err.print(p, markup=False, soft_wrap=True)
-        err.print(f"{len(problems)} problem(s)", markup=False)
-        raise typer.Exit(1)
+        raise DataError(f"{len(problems)} problems (listed above)")
+    _require_records(st)
     print_stats(st, _labels(labels))
     out.print("ok: no problems found")
 
@@ -46,8 +49,18 @@ def stats_cli(
     labels: str | None = typer.Option(None, "--labels", help="Labels to show, comma-separated."),
 ) -> None:
     """Counts per label and split, the no-label share, and label combinations."""
-    _, st = validate(paths, _labels(labels))
+    problems, st = validate(paths, _labels(labels))
+    if problems:
+        # counts of what could be read would hide what could not (and unknown labels go uncounted)
+        more = f" and {len(problems) - 1} more (`conflictclf data validate` lists them)" if len(problems) > 1 else ""
+        raise DataError(f"{problems[0]}{more}")
+    _require_records(st)
     print_stats(st, _labels(labels))
+
+
+def _require_records(st: Stats) -> None:
+    if not st.n:
+        raise DataError("the data holds no records (an empty file, or a folder without .jsonl files)")
 
 
 def print_stats(st: Stats, labels: list[str]) -> None:

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import typer
 
-from conflictclf.cli._util import err, handle_errors
+from conflictclf.cli._util import err, handle_errors, out
+from conflictclf.model.errors import InputError
 from conflictclf.model.paths import default_model_dir
 from conflictclf.train.config import TrainConfig
 
@@ -25,14 +26,20 @@ def demo_cli(
 
     Example: conflictclf demo
     """
-    from conflictclf.cli.classify import classify_cli
+    from conflictclf.cli.render import print_articles
+    from conflictclf.model.articles import classify_texts, read_article
+    from conflictclf.model.classifier import EventClassifier
     from conflictclf.model.modeldir import META_FILE
     from conflictclf.train.trainer import train
 
     target = model or default_model_dir()
+    if target.exists() and not target.is_dir():
+        raise InputError(f"{target}: is a file, not a model folder")
     if retrain or not (target / META_FILE).is_file():
+        cfg = TrainConfig.for_preset(preset)  # a bad preset is refused before the notice below
         err.print(f"no model at {target}: training the {preset} preset on the bundled corpus "
                   "(minutes on a GPU, 10-20 on a 2-core CPU)", markup=False)
-        train(TrainConfig.for_preset(preset), None, target, log=lambda m: err.print(m, markup=False))
+        train(cfg, None, target, log=lambda m: err.print(m, markup=False))
     article = str(files("conflictclf.data") / "articles" / EXAMPLE_ARTICLE)
-    classify_cli(files=[article], text=None, model=target, fmt="table", threshold=None, labels=None, backend="auto")
+    clf = EventClassifier.from_pretrained(target)
+    print_articles(out, classify_texts(clf, [(article, read_article(article))]))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from conflictclf.cli._util import OneLineErrors
 from conflictclf.cli import batch, calibrate, classify, data, demo, evaluate, export, report, review, train
 
 app = typer.Typer(
@@ -12,6 +13,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=OneLineErrors,
 )
 app.command("train", context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
             epilog=train.overrides_epilog())(train.train_cli)

@@ -1,8 +1,17 @@
-"""Rich tables shared by several commands."""
+"""Rich tables shared by several commands: metrics, comparisons, calibration and labelled sentences."""
 
 from __future__ import annotations
 
+from collections import Counter
+
+from rich import box
+from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
+
+from conflictclf.model.articles import ArticlesResult, SentenceResult
+from conflictclf.cli.colours import TERMINAL_COLOURS
 
 
 def metrics_table(rep: dict, title: str = "", other: dict | None = None, other_name: str = "baseline") -> Table:
@@ -67,3 +76,64 @@ def calibration_table(calibs: list[dict | None], names: list[str]) -> Table:
             row += [f"{c['before'][lab]:.4f}", f"{c['after'][lab]:.4f}" if c["after"] else "-"]
         t.add_row(*row, style="bold" if lab == "mean" else None)
     return t
+
+
+# Below this many columns for the sentence, the all-label scores column is left out.
+MIN_SENTENCE_WIDTH = 70
+
+
+def _colour(label: str) -> str:
+    return TERMINAL_COLOURS.get(label, "green")
+
+
+def _emphasised(r: SentenceResult) -> Text:
+    """The sentence with each label's rationale words underlined in the label's colour."""
+    text = Text(r.text)
+    for lab, spans in (r.rationales or {}).items():
+        for x in spans:
+            text.stylize(f"underline bold {_colour(lab)}", x.start, x.end)
+    return text
+
+
+def _assigned(r: SentenceResult) -> Text:
+    """One line per assigned label with its score, e.g. "attack 0.91"; "-" when none."""
+    if not r.labels:
+        return Text("-", style="dim")
+    return Text("\n").join(Text(f"{lab} {r.scores[lab]:.2f}", style=f"bold {_colour(lab)}") for lab in r.labels)
+
+
+def sentence_table(rows: list[SentenceResult], labels: list[str], title: str, width: int) -> Table:
+    """Labelled sentences laid out for `width` columns: the sentence takes what the narrow
+    columns leave; the scores of every label get a column only when the sentence keeps
+    at least MIN_SENTENCE_WIDTH."""
+    t = Table(title=title, title_justify="left", expand=True, box=box.SIMPLE_HEAD, pad_edge=False)
+    number_w = max([len(str(r.index)) for r in rows] + [1])
+    labels_w = max(len(f"{lab} 0.00") for lab in labels)
+    scores = [f"{lab[:3]} {{:.2f}}" for lab in labels]
+    scores_w = sum(len(s.format(0)) for s in scores) + len(scores) - 1
+    # SIMPLE_HEAD: one space of padding either side of each column, no edges
+    room = width - number_w - labels_w - 2 * 3
+    wide = room - scores_w - 2 >= MIN_SENTENCE_WIDTH
+    t.add_column("#", justify="right", width=number_w, no_wrap=True)
+    t.add_column("sentence", ratio=1, overflow="fold")
+    t.add_column("labels", width=labels_w, no_wrap=True)
+    if wide:
+        t.add_column("scores", width=scores_w, no_wrap=True, style="dim")
+    for r in rows:
+        cells = [str(r.index), _emphasised(r), _assigned(r)]
+        if wide:
+            cells.append(" ".join(s.format(r.scores[lab]) for s, lab in zip(scores, labels)))
+        t.add_row(*cells)
+    return t
+
+
+def print_articles(console: Console, result: ArticlesResult) -> None:
+    """A table per article, each followed by its label counts and what segmentation left out."""
+    for src in dict.fromkeys(result.sources):
+        rows = [r for r in result.records if r.source == src]
+        console.print(sentence_table(rows, result.labels, f"{src}: {len(rows)} sentences", console.width))
+        counts = Counter(lab for r in rows for lab in r.labels)
+        none = sum(not r.labels for r in rows)
+        summary = "  ".join(f"[{_colour(lab)}]{lab}[/] {counts.get(lab, 0)}" for lab in result.labels)
+        left = result.left_out(src)
+        console.print(f"summary: {summary}  none {none}" + (f"  ({escape(left)})" if left else "") + "\n")

@@ -4,6 +4,10 @@ pysbd does the sentence splitting (abbreviations, quotes, numbers); this module 
 what news pages need on top: each line is its own unit (headlines stand alone),
 sentences glued by a missing space ("on October 7.Iranian media") are split, and
 store links, share lines, "Source » ..." and script fragments are dropped.
+
+Markup pasted into plain text (`<b>airbase</b>`, an `<img ...>`, a `<script>` block) is
+stripped before anything else, so the prose around it survives; `segment_text` counts
+what was stripped and what was dropped, so a caller can say so instead of losing it silently.
 """
 
 from __future__ import annotations
@@ -38,6 +42,14 @@ _MAX_SPAN = 2000
 _SAFE_END = re.compile(r"(?<=[a-z]{3}[.!?])[’”\"']?\s+(?=[“‘\"']?[A-Z])")
 _HAS_WORD = re.compile(r"[^\W\d_]{2,}")
 _TAG = re.compile(r"<(script|style)\b.*?</\1\s*>|<!--.*?-->|<[^>]+>", re.IGNORECASE | re.DOTALL)
+# Markup in plain text: script/style blocks with their content (closed, or to the line's end
+# when pasted without their end tag), comments, and tags. A tag must start with a letter or
+# "/", so prose such as "a < b and c > d" is not taken for markup.
+_MARKUP = re.compile(
+    r"<(script|style)\b[^>]*>(?:.*?</\1\s*>|[^\n]*)|<!--.*?(?:-->|$)|</?[A-Za-z][\w:-]*(?:\s[^<>\n]*)?/?>",
+    re.IGNORECASE | re.DOTALL)
+# Tags that sit inside a word ("air<b>base</b>"): removed without leaving a space.
+_INLINE = re.compile(r"</?(b|i|u|em|strong|span|a|font|sup|sub|small|mark|abbr)\b[^>]*>", re.IGNORECASE)
 _BLOCK = re.compile(r"</?(p|div|br|h[1-6]|li|tr|article|section|header|footer|title)\b[^>]*>", re.IGNORECASE)
 
 
@@ -47,6 +59,15 @@ class Sentence:
     start: int
     end: int
     text: str
+
+
+@dataclass(frozen=True)
+class Segmented:
+    """An article's sentences, and what segmentation left out of them."""
+
+    sentences: list[Sentence]
+    markup: int  # tags, comments and script/style blocks stripped from the text
+    dropped: int  # lines or pieces left out as page furniture or code
 
 
 def is_furniture(text: str) -> bool:
@@ -68,10 +89,25 @@ def _segmenter():
 
 
 def segment(text: str) -> list[Sentence]:
-    """Sentences of `text` in order; `text[s.start:s.end] == s.text` for each."""
+    """Sentences of `text` in order; `text[s.start:s.end] == s.text` for each (see `segment_text` for markup)."""
+    return segment_text(text).sentences
+
+
+def segment_text(text: str) -> Segmented:
+    """Sentences of `text`, with counts of the markup stripped and the furniture dropped.
+
+    Markup is blanked out with spaces before splitting, so offsets still index `text`:
+    `text[s.start:s.end] == s.text` holds for every sentence without markup inside; a
+    sentence with markup inside spans it in `text` and its `text` has the markup removed.
+    """
+    masked, markup = _mask_markup(text)
     out: list[Sentence] = []
-    for line in re.finditer(r"[^\n]+", text):
-        if not line.group().strip() or is_furniture(line.group()):
+    dropped = 0
+    for line in re.finditer(r"[^\n]+", masked):
+        if not line.group().strip():
+            continue
+        if is_furniture(line.group()):
+            dropped += 1
             continue
         for offset, sent in _pysbd(line.group()):
             base = line.start() + offset
@@ -81,14 +117,39 @@ def segment(text: str) -> list[Sentence]:
                     # a closing quote pysbd cut off belongs to the sentence before it
                     prev = out[-1]
                     new_end = base + start + len(piece.rstrip())
-                    out[-1] = Sentence(prev.index, prev.start, new_end, text[prev.start:new_end])
+                    out[-1] = Sentence(prev.index, prev.start, new_end, _clean(text, masked, prev.start, new_end))
                     continue
                 lead = len(piece) - len(piece.lstrip())
                 piece = piece.strip()
-                if piece and not is_furniture(piece):
-                    s = base + start + lead
-                    out.append(Sentence(len(out), s, s + len(piece), piece))
-    return out
+                if not piece:
+                    continue
+                if is_furniture(piece):
+                    dropped += 1
+                    continue
+                s = base + start + lead
+                out.append(Sentence(len(out), s, s + len(piece), _clean(text, masked, s, s + len(piece))))
+    return Segmented(out, markup, dropped)
+
+
+def _mask_markup(text: str) -> tuple[str, int]:
+    """`text` with every piece of markup replaced by spaces (newlines kept), and how many pieces."""
+    found = 0
+
+    def blank(m: re.Match) -> str:
+        nonlocal found
+        found += 1
+        return re.sub(r"[^\n]", " ", m.group())
+
+    return _MARKUP.sub(blank, text), found
+
+
+def _clean(text: str, masked: str, start: int, end: int) -> str:
+    """The sentence at [start, end): as written when no markup was blanked inside it, else
+    without the markup (inline tags glue their neighbours) and with spaces collapsed."""
+    original = text[start:end]
+    if masked[start:end] == original:
+        return original
+    return " ".join(_MARKUP.sub(" ", _INLINE.sub("", original)).split())
 
 
 def _pysbd(line: str) -> list[tuple[int, str]]:

@@ -1,4 +1,4 @@
-"""Whole articles in, one labelled row per sentence out."""
+"""Whole articles in, one labelled record per sentence out: the library under `classify` and `demo`."""
 
 from __future__ import annotations
 
@@ -6,13 +6,16 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from conflictclf.data.segment import html_to_text, looks_like_html, segment
+from conflictclf.data.segment import html_to_text, looks_like_html, segment_text
 from conflictclf.model.classifier import EventClassifier
 from conflictclf.model.errors import InputError
+from conflictclf.model.explain import Rationale
 
 
 @dataclass(frozen=True)
 class SentenceResult:
+    """One sentence of an article: where it is, its labels and scores, and (if asked) why."""
+
     source: str
     index: int
     start: int
@@ -20,9 +23,34 @@ class SentenceResult:
     text: str
     labels: list[str]
     scores: dict[str, float]
+    rationales: dict[str, list[Rationale]] | None = None  # None: not asked for
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        if self.rationales is None:
+            del d["rationales"]
+        return d
+
+
+@dataclass(frozen=True)
+class ArticlesResult:
+    """What `classify_texts` returns: the records, the labels they report, and what segmentation left out."""
+
+    records: list[SentenceResult]
+    labels: list[str]  # the labels reported, in the order asked for
+    sources: list[str]  # every article's source, in input order (an article may have no sentences)
+    markup: dict[str, int]  # per source: pieces of markup stripped
+    dropped: dict[str, int]  # per source: lines or pieces left out as page furniture or code
+    explained: bool = False  # whether records carry rationales
+
+    def left_out(self, source: str | None = None) -> str:
+        """What segmentation did not pass on, for one source or all, in words ("" when nothing)."""
+        markup = self.markup.get(source, 0) if source is not None else sum(self.markup.values())
+        dropped = self.dropped.get(source, 0) if source is not None else sum(self.dropped.values())
+        parts = [f"stripped {markup} piece{'s' * (markup != 1)} of markup"] if markup else []
+        if dropped:
+            parts.append(f"left out {dropped} non-prose line{'s' * (dropped != 1)}")
+        return ", ".join(parts)
 
 
 def read_article(path: str | Path) -> str:
@@ -47,10 +75,42 @@ def decode_article(raw: bytes, name: str, html: bool = False) -> str:
     return html_to_text(text) if html or looks_like_html(text) else text
 
 
+def pick_labels(spec: Sequence[str] | None, known: Sequence[str]) -> list[str]:
+    """The labels to report: all the model's when `spec` is empty, else `spec`, checked against the model."""
+    if not spec:
+        return list(known)
+    unknown = [x for x in spec if x not in known]
+    if unknown:
+        raise InputError(f"unknown label {unknown[0]!r} (this model knows: {', '.join(known)})")
+    return list(spec)
+
+
+def classify_texts(clf: EventClassifier, articles: Sequence[tuple[str, str]], threshold: float | None = None,
+                   labels: Sequence[str] | None = None, explain: bool = False) -> ArticlesResult:
+    """Segment every (source, text) pair, classify all sentences in one batched pass, keep the
+    asked-for `labels` (default: all), and with `explain` add each kept label's rationale."""
+    keep = pick_labels(labels, clf.labels)
+    units: list = []
+    markup: dict[str, int] = {}
+    dropped: dict[str, int] = {}
+    for src, text in articles:
+        seg = segment_text(text)
+        units += [(src, s) for s in seg.sentences]
+        markup[src] = markup.get(src, 0) + seg.markup
+        dropped[src] = dropped.get(src, 0) + seg.dropped
+    preds = clf.predict([s.text for _, s in units], threshold)
+    shown = [([x for x in p.labels if x in keep], {k: p.scores[k] for k in keep}) for p in preds]
+    rats: list[dict[str, list[Rationale]] | None] = [None] * len(units)
+    if explain:
+        from conflictclf.model.explain import explain_labels
+
+        rats = list(explain_labels(clf, [s.text for _, s in units], [labs for labs, _ in shown], threshold))
+    records = [SentenceResult(src, s.index, s.start, s.end, s.text, labs, scores, r)
+               for (src, s), (labs, scores), r in zip(units, shown, rats)]
+    return ArticlesResult(records, keep, [src for src, _ in articles], markup, dropped, explain)
+
+
 def classify_articles(clf: EventClassifier, articles: Sequence[tuple[str, str]],
                       threshold: float | None = None) -> list[SentenceResult]:
-    """Segment every (source, text) pair and classify all sentences in one batched pass."""
-    units = [(src, s) for src, text in articles for s in segment(text)]
-    preds = clf.predict([s.text for _, s in units], threshold)
-    return [SentenceResult(src, s.index, s.start, s.end, s.text, p.labels, p.scores)
-            for (src, s), p in zip(units, preds)]
+    """Every sentence of every (source, text) pair, with all the model's labels and scores."""
+    return classify_texts(clf, articles, threshold).records

@@ -194,8 +194,8 @@ def test_classify_explain_jsonl_and_unchanged_plain_output(tiny_model, tmp_path)
 def test_classify_html_with_a_hostile_article(tiny_model, tmp_path):
     article = tmp_path / "hostile.txt"
     words = " ".join(["The militia fired rockets at the base."] * 2500)  # 20,000 words
-    # the segmenter drops lines that look like code; what survives must show as typed
-    article.write_text(f'{HOSTILE}\nRebels &amp; militia fired, "<b>" they said.\n{words}\n', encoding="utf-8")
+    # the segmenter drops lines that look like code and strips tags; what survives must show as typed
+    article.write_text(f'{HOSTILE}\nRebels &amp; militia fired, "<b" 3 < 4, they said.\n{words}\n', encoding="utf-8")
     result = runner.invoke(app, ["classify", str(article), "--model", str(tiny_model), "--format", "html", "--explain"])
     assert result.exit_code == 0, result.stderr
     page = Page(result.stdout)
@@ -203,7 +203,7 @@ def test_classify_html_with_a_hostile_article(tiny_model, tmp_path):
     n = len(jsonl.stdout.splitlines())
     assert n > 2000 and len(page.sentences) == n  # complete: every sentence is there
     assert len(page.scripts) == 1 and "alert" not in page.scripts[0] and page.count("img") == 0
-    assert page.sentences[0]["text"] == 'Rebels &amp; militia fired, "<b>" they said.'  # shown as text
+    assert page.sentences[0]["text"] == 'Rebels &amp; militia fired, "<b" 3 < 4, they said.'  # shown as text
     assert page.count("b") == 0
 
 

@@ -75,3 +75,45 @@ def test_prose_with_semicolons_is_not_taken_for_code():
             "without water.")
     assert [s.text for s in segment(line)] == [line]
     assert segment("var x = 1; if (a === b) { run(); }") == []
+
+
+# Three real sentences with markup pasted in, as copied web text carries it.
+MARKUP_ARTICLE = (
+    "Militia fighters fired rockets at the <b>airbase</b> near the city on Tuesday, officials said.\n"
+    '<img src="smoke.jpg" alt="Smoke rises over the base"> The group later claimed responsibility for the attack.\n'
+    "The army vowed to retaliate.<script>var views = 0; if (views == 0) { track(); }</script>\n"
+)
+
+
+def test_markup_is_stripped_and_the_prose_kept():
+    from conflictclf.data.segment import segment_text
+
+    got = segment_text(MARKUP_ARTICLE)
+    assert [s.text for s in got.sentences] == [
+        "Militia fighters fired rockets at the airbase near the city on Tuesday, officials said.",
+        "The group later claimed responsibility for the attack.",
+        "The army vowed to retaliate.",
+    ]
+    # offsets still index the original text: the span holds the sentence with its markup
+    first = got.sentences[0]
+    assert MARKUP_ARTICLE[first.start:first.end] == (
+        "Militia fighters fired rockets at the <b>airbase</b> near the city on Tuesday, officials said.")
+    assert all(MARKUP_ARTICLE[s.start:s.end] == s.text for s in got.sentences[1:])
+    assert got.markup == 4 and got.dropped == 0  # <b>, </b>, <img>, the script block
+
+
+def test_inline_tags_glue_words_and_unclosed_scripts_end_at_the_line():
+    from conflictclf.data.segment import segment_text
+
+    got = segment_text("Drones hit the air<i>base</i> at dawn.\n<script>window.x = 1\nTroops moved north.")
+    assert [s.text for s in got.sentences] == ["Drones hit the airbase at dawn.", "Troops moved north."]
+    assert got.markup == 3
+
+
+def test_dropped_lines_are_counted_and_comparisons_in_prose_are_not_markup():
+    from conflictclf.data.segment import segment_text
+
+    got = segment_text("Gunmen killed five people.\nSource \u00bb jpost\nvar x = 1; if (a === b) { run(); }\n"
+                       "Prices rose 5 < 7 percent and > 2 percent.")
+    assert [s.text for s in got.sentences] == ["Gunmen killed five people.", "Prices rose 5 < 7 percent and > 2 percent."]
+    assert got.markup == 0 and got.dropped == 2
