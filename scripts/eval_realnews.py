@@ -54,6 +54,8 @@ def main() -> None:
     ap.add_argument("--backend", default="torch", help="torch (fp32, the reference) or auto (what users run)")
     ap.add_argument("--json", type=Path, help="also write every run's figures here")
     args = ap.parse_args()
+    if not args.gold.is_file():
+        raise SystemExit(f"error: {args.gold}: no such file (the set lives beside the repository; pass --gold)")
     rows = [json.loads(line) for line in args.gold.read_text(encoding="utf-8").splitlines() if line.strip()]
     runs = {str(m): score(m, rows, args.backend) for m in args.models}
     first = next(iter(runs.values()))
