@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from typer.core import TyperGroup
 
-from conflictclf.model.errors import ConflictClfError
+from conflictclf.data.errors import ConflictClfError
 
 # emoji=False: "file.jsonl:100:" must not print as a 💯 emoji, nor ":fire:" in an article.
 out = Console(highlight=False, emoji=False)

@@ -9,7 +9,7 @@ import typer
 from conflictclf.cli._util import err, handle_errors, out
 from conflictclf.model.engines.common import DEFAULT_BLOCK_BYTES, DEFAULT_CHUNK_SIZE, BatchOptions
 from conflictclf.model.classifier import DEFAULT_BATCH_SIZE
-from conflictclf.model.errors import InputError
+from conflictclf.data.errors import InputError
 
 _DEFAULT_BLOCK = f"{DEFAULT_BLOCK_BYTES >> 20}M"
 _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from conflictclf.cli._util import err, handle_errors, out
-from conflictclf.model.errors import InputError
+from conflictclf.data.errors import InputError
 
 if TYPE_CHECKING:
     from conflictclf.model.articles import ArticlesResult

@@ -10,7 +10,7 @@ from rich.table import Table
 from conflictclf.cli._util import err, handle_errors, out
 from conflictclf.data.corpus import SPEC_LABELS
 from conflictclf.data.validate import Stats, validate
-from conflictclf.model.errors import DataError
+from conflictclf.data.errors import DataError
 
 app = typer.Typer(help="Check and describe annotated corpora.", no_args_is_help=True)
 

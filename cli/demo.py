@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from conflictclf.cli._util import err, handle_errors, out
-from conflictclf.model.errors import InputError
+from conflictclf.data.errors import InputError
 from conflictclf.model.paths import default_model_dir
 from conflictclf.train.config import TrainConfig
 

@@ -21,7 +21,7 @@ import jinja2
 from conflictclf.cli.colours import html_colours
 from conflictclf.data.files import atomic_write_text
 from conflictclf.data.results import Article, ResultRow, label_order
-from conflictclf.model.errors import InputError
+from conflictclf.data.errors import InputError
 
 CHART_WIDTH, CHART_HEIGHT = 1000, 160
 MAX_BAR = 40

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from conflictclf.cli._util import err, handle_errors, out
-from conflictclf.model.errors import InputError
+from conflictclf.data.errors import InputError
 
 
 @handle_errors

@@ -23,7 +23,7 @@ from typing import Any
 
 from conflictclf.data.files import atomic_write_text
 from conflictclf.data.tasks import NONE_LABEL
-from conflictclf.model.errors import DataError
+from conflictclf.data.errors import DataError
 
 SOURCES = ("label-studio", "doccano")
 # Documents, not sentences, go to dev and test, so no article is split across them. A user

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
 
-from conflictclf.model.errors import DataError
+from conflictclf.data.errors import DataError
 
 SPLITS = ("train", "dev", "test")
 # The label set of the shipped corpus (labels.md v1.1). Models carry their own set;

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from conflictclf.model.errors import InputError
+from conflictclf.data.errors import InputError
 
 # Fields that name the article a row belongs to, most specific first. `doc` and `article`
 # only ever name a document; `id` names the article in `batch --segment` output (the input

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from conflictclf.model.errors import InputError
+from conflictclf.data.errors import InputError
 
 FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 Row = tuple[int, dict[str, Any] | None, str | None]  # (row number, record, reject reason)

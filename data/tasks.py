@@ -22,7 +22,7 @@ from xml.sax.saxutils import quoteattr
 
 from conflictclf.data.files import atomic_write_text
 from conflictclf.data.results import Article
-from conflictclf.model.errors import InputError
+from conflictclf.data.errors import InputError
 
 FORMATS = ("label-studio", "doccano", "jsonl")
 NONE_LABEL = "none"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from conflictclf.data.corpus import SPEC_LABELS, SPLITS, Record, bundled_corpus_files, expand_paths, parse_line
 from conflictclf.data.dedup import near_duplicate_pairs, normalise
-from conflictclf.model.errors import DataError
+from conflictclf.data.errors import DataError
 
 # "annotated": records made by `conflictclf data import` from annotation tool exports
 # "annotated": records made by `conflictclf data import` from annotation tool exports

@@ -1,5 +1,5 @@
 """The trained classifier and how it runs. `EventClassifier` is imported lazily so that
-`conflictclf.model.errors` and `.paths` stay cheap to import (no torch)."""
+`conflictclf.data.errors` and `.paths` stay cheap to import (no torch)."""
 
 from typing import TYPE_CHECKING
 

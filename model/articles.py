@@ -8,7 +8,7 @@ from pathlib import Path
 
 from conflictclf.data.segment import html_to_text, looks_like_html, segment_text
 from conflictclf.model.classifier import EventClassifier
-from conflictclf.model.errors import InputError
+from conflictclf.data.errors import InputError
 from conflictclf.model.explain import Rationale
 
 

@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from conflictclf.model.errors import ModelError
+from conflictclf.data.errors import ModelError
 from conflictclf.model.scores import logit
 
 BACKENDS = ("auto", "torch", "bf16", "onnx", "onnx-int8")

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from conflictclf.model.errors import ModelError
+from conflictclf.data.errors import ModelError
 from conflictclf.model.scores import logit, sigmoid
 
 META_KEY = "calibration"

@@ -29,7 +29,7 @@ from conflictclf.model.backends import (
     resolve_backend,
 )
 from conflictclf.model.calibration import META_KEY as CALIBRATION_KEY, Calibration
-from conflictclf.model.errors import ModelError
+from conflictclf.data.errors import ModelError
 from conflictclf.model.modeldir import META_FILE, WEIGHTS_FILE, copy_model_files, read_meta, write_meta, \
     write_model_dir
 from conflictclf.model.paths import default_model_dir

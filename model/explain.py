@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from conflictclf.model.backends import CheckedBackend
-from conflictclf.model.errors import ModelError
+from conflictclf.data.errors import ModelError
 
 if TYPE_CHECKING:
     from conflictclf.model.classifier import EventClassifier

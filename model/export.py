@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from conflictclf.model.backends import ONNX_FILE, ONNX_INT8_FILE, load_torch_model, quiet_transformers
-from conflictclf.model.errors import ModelError
+from conflictclf.data.errors import ModelError
 from conflictclf.model.modeldir import read_meta, update_meta
 from conflictclf.model.scores import logit
 

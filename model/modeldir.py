@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from conflictclf.data.files import atomic_write_text
-from conflictclf.model.errors import ModelError
+from conflictclf.data.errors import ModelError
 
 META_FILE = "conflictclf.json"
 WEIGHTS_FILE = "model.safetensors"

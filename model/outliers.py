@@ -112,64 +112,69 @@ def activation_ranges(model, token_ids: Sequence[Sequence[int]], tensors: Sequen
 
 def split_outlier_channels(model, ranges: dict[str, np.ndarray], k: int = OUTLIER_CHANNELS) -> list[str]:
     """Split every feed-forward block of `model` (in place); return the MatMuls to keep fp32."""
-    from onnx import helper, numpy_helper
-
     graph = model.graph
     weights = {i.name: i for i in graph.initializer}
     keep_fp32: list[str] = []
     for ff in find_feed_forwards(graph):
-        act = ff.activation
-        if act not in ranges:
-            continue
-        width = ranges[act].shape[0]
-        if width <= 2 * k:
-            continue
-        order = np.argsort(ranges[act])[::-1]
-        hot, cold = np.sort(order[:k]), np.sort(order[k:])
-
-        def array(name: str) -> np.ndarray:
-            return numpy_helper.to_array(weights[name])
-
-        def replace(name: str, value: np.ndarray) -> None:
-            weights[name].CopyFrom(numpy_helper.from_array(np.ascontiguousarray(value), name))
-
-        added = []
-
-        def add(name: str, value: np.ndarray) -> str:
-            added.append(numpy_helper.from_array(np.ascontiguousarray(value), name))
-            return name
-
-        renamed = {o: f"{o}_fp32ch" for z in [ff.first, *ff.inner] for o in z.output}
-        clones = []
-        for node in [ff.first, *reversed(ff.inner)]:
-            copy = type(node)()
-            copy.CopyFrom(node)
-            copy.name = f"{node.name}_fp32ch"
-            for j, name in enumerate(copy.input):
-                if name in renamed:
-                    copy.input[j] = renamed[name]
-                elif node is not ff.first and name in weights and array(name).shape == (width,):
-                    copy.input[j] = add(f"{name}_fp32ch", array(name)[hot])  # the bias, hot channels only
-            for j, name in enumerate(copy.output):
-                copy.output[j] = renamed[name]
-            clones.append(copy)
-        for node in ff.inner:
-            for name in node.input:
-                if name in weights and array(name).shape == (width,):
-                    replace(name, array(name)[cold])
-        w_in, w_out = array(ff.first.input[1]), array(ff.last.input[1])
-        clones[0].input[1] = add(f"{ff.first.input[1]}_fp32ch", w_in[:, hot])
-        replace(ff.first.input[1], w_in[:, cold])
-        replace(ff.last.input[1], w_out[cold])
-        out = ff.last.output[0]
-        ff.last.output[0] = f"{out}_int8ch"
-        hot_out = helper.make_node("MatMul", [renamed[act], add(f"{ff.last.input[1]}_fp32ch", w_out[hot])],
-                                   [f"{out}_fp32ch"], name=f"{ff.last.name}_fp32ch")
-        clones += [hot_out, helper.make_node("Add", [f"{out}_int8ch", f"{out}_fp32ch"], [out],
-                                             name=f"{ff.last.name}_sum")]
-        graph.initializer.extend(added)
-        at = list(graph.node).index(ff.last) + 1
-        for j, node in enumerate(clones):
-            graph.node.insert(at + j, node)
-        keep_fp32 += [clones[0].name, hot_out.name]
+        keep_fp32 += _split_block(graph, weights, ff, ranges, k)
     return keep_fp32
+
+
+def _split_block(graph, weights: dict, ff, ranges: dict[str, np.ndarray], k: int) -> list[str]:
+    """One block: its k hottest input channels go through an fp32 copy, the rest stay to be quantized."""
+    from onnx import helper, numpy_helper
+
+    act = ff.activation
+    if act not in ranges:
+        return []
+    width = ranges[act].shape[0]
+    if width <= 2 * k:
+        return []
+    order = np.argsort(ranges[act])[::-1]
+    hot, cold = np.sort(order[:k]), np.sort(order[k:])
+
+    def array(name: str) -> np.ndarray:
+        return numpy_helper.to_array(weights[name])
+
+    def replace(name: str, value: np.ndarray) -> None:
+        weights[name].CopyFrom(numpy_helper.from_array(np.ascontiguousarray(value), name))
+
+    added = []
+
+    def add(name: str, value: np.ndarray) -> str:
+        added.append(numpy_helper.from_array(np.ascontiguousarray(value), name))
+        return name
+
+    renamed = {o: f"{o}_fp32ch" for z in [ff.first, *ff.inner] for o in z.output}
+    clones = []
+    for node in [ff.first, *reversed(ff.inner)]:
+        copy = type(node)()
+        copy.CopyFrom(node)
+        copy.name = f"{node.name}_fp32ch"
+        for j, name in enumerate(copy.input):
+            if name in renamed:
+                copy.input[j] = renamed[name]
+            elif node is not ff.first and name in weights and array(name).shape == (width,):
+                copy.input[j] = add(f"{name}_fp32ch", array(name)[hot])  # the bias, hot channels only
+        for j, name in enumerate(copy.output):
+            copy.output[j] = renamed[name]
+        clones.append(copy)
+    for node in ff.inner:
+        for name in node.input:
+            if name in weights and array(name).shape == (width,):
+                replace(name, array(name)[cold])
+    w_in, w_out = array(ff.first.input[1]), array(ff.last.input[1])
+    clones[0].input[1] = add(f"{ff.first.input[1]}_fp32ch", w_in[:, hot])
+    replace(ff.first.input[1], w_in[:, cold])
+    replace(ff.last.input[1], w_out[cold])
+    out = ff.last.output[0]
+    ff.last.output[0] = f"{out}_int8ch"
+    hot_out = helper.make_node("MatMul", [renamed[act], add(f"{ff.last.input[1]}_fp32ch", w_out[hot])],
+                               [f"{out}_fp32ch"], name=f"{ff.last.name}_fp32ch")
+    clones += [hot_out, helper.make_node("Add", [f"{out}_int8ch", f"{out}_fp32ch"], [out],
+                                         name=f"{ff.last.name}_sum")]
+    graph.initializer.extend(added)
+    at = list(graph.node).index(ff.last) + 1
+    for j, node in enumerate(clones):
+        graph.node.insert(at + j, node)
+    return [clones[0].name, hot_out.name]

@@ -12,7 +12,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from conflictclf.model.errors import ModelError
+from conflictclf.data.errors import ModelError
 
 TOKENIZER_FILE = "tokenizer.json"
 

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from conflictclf.cli.main import app
 from conflictclf.data.annotations import assign_splits, import_export
 from conflictclf.data.validate import validate
-from conflictclf.model.errors import DataError
+from conflictclf.data.errors import DataError
 from tests.conftest import HOSTILE_FILES, LABELS, ok, one_line_error
 
 runner = CliRunner()

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from conflictclf.cli.main import app
 from conflictclf.model.articles import ArticlesResult, SentenceResult, classify_texts
 from conflictclf.model.classifier import EventClassifier
-from conflictclf.model.errors import InputError
+from conflictclf.data.errors import InputError
 from conflictclf.model.explain import Rationale
 from tests.conftest import LABELS
 from tests.test_segment import MARKUP_ARTICLE

@@ -7,7 +7,7 @@ import zipfile
 import pytest
 
 from conflictclf.train import basemodels
-from conflictclf.model.errors import ConfigError
+from conflictclf.data.errors import ConfigError
 from conflictclf.train.config import TrainConfig
 
 

@@ -228,7 +228,7 @@ def test_resume_refuses_another_batch_size_or_retrained_weights(tiny_model, tmp_
 
     from safetensors.torch import load_file, save_file
 
-    from conflictclf.model.errors import InputError
+    from conflictclf.data.errors import InputError
 
     model = tmp_path / "m"
     shutil.copytree(tiny_model, model)

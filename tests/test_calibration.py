@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 
 from conflictclf.cli.main import app
 from conflictclf.model.calibration import Calibration
-from conflictclf.model.errors import ModelError
+from conflictclf.data.errors import ModelError
 from conflictclf.train.calibration import ece, fit_calibration
 from tests.conftest import tiny_records
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from conflictclf.model import EventClassifier, Prediction
-from conflictclf.model.errors import ModelError
+from conflictclf.data.errors import ModelError
 from tests.conftest import LABELS
 
 TEXTS = ["militia fired rockets at the base", "minister held ceasefire talks", "group claimed responsibility " * 20]

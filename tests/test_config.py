@@ -1,6 +1,6 @@
 import pytest
 
-from conflictclf.model.errors import ConfigError
+from conflictclf.data.errors import ConfigError
 from conflictclf.train.config import TrainConfig, parse_overrides
 
 

@@ -3,7 +3,7 @@ import json
 import pytest
 
 from conflictclf.data.corpus import by_split, fingerprint, label_set, load_records
-from conflictclf.model.errors import DataError
+from conflictclf.data.errors import DataError
 
 
 def write(tmp_path, lines, name="d.jsonl"):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from conflictclf.model.classifier import EventClassifier
-from conflictclf.model.errors import ModelError
+from conflictclf.data.errors import ModelError
 from conflictclf.model.explain import MAX_WORDS, delete_spans, explain_labels, keep_spans, word_spans
 from tests.conftest import LABELS
 

@@ -83,7 +83,7 @@ def test_checked_backend_needs_the_fp32_export(tiny_model, tmp_path):
 
     import pytest
 
-    from conflictclf.model.errors import ModelError
+    from conflictclf.data.errors import ModelError
 
     d = tmp_path / "m"
     shutil.copytree(tiny_model, d)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from conflictclf.model.classifier import EventClassifier
-from conflictclf.model.errors import ModelError
+from conflictclf.data.errors import ModelError
 from conflictclf.model.modeldir import read_meta, update_meta, write_model_dir
 
 TEXTS = ["militia fired rockets at the base", "minister held ceasefire talks", "the group vowed revenge"]

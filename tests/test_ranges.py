@@ -67,7 +67,7 @@ def test_block_size_option(text, n):
 @pytest.mark.parametrize("text", ["", "0", "-1K", "lots"])
 def test_block_size_option_rejects_nonsense(text):
     from conflictclf.cli.batch import _bytes
-    from conflictclf.model.errors import InputError
+    from conflictclf.data.errors import InputError
 
     with pytest.raises(InputError, match="--block-size"):
         _bytes(text)

@@ -14,7 +14,7 @@ import pytest
 import ray  # CI installs the ray extra: a missing or broken Ray must fail these tests, not skip them
 
 from conflictclf.model.engines import BatchOptions, run_batch
-from conflictclf.model.errors import InputError
+from conflictclf.data.errors import InputError
 from tests.test_batch import make_jsonl, read_jsonl
 from tests.test_batch_records import check_mixed, make_mixed, read_output
 from tests.test_parquet_fit import check_drift_output, make_drifting

@@ -10,7 +10,7 @@ from conflictclf.cli.colours import FALLBACK_HTML, LABEL_COLOURS
 from conflictclf.cli.main import app
 from conflictclf.cli.report_page import build_report
 from conflictclf.data.results import group_articles, read_results, rows_from_records
-from conflictclf.model.errors import InputError
+from conflictclf.data.errors import InputError
 from tests.conftest import HOSTILE_FILES, Page, one_line_error
 
 runner = CliRunner()

@@ -5,7 +5,7 @@ import re
 import pytest
 
 from conflictclf.data.results import article_field, group_articles, read_articles, rows_from_records
-from conflictclf.model.errors import InputError
+from conflictclf.data.errors import InputError
 from tests.conftest import write_jsonl
 
 

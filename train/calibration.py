@@ -13,7 +13,7 @@ import numpy as np
 
 from conflictclf.model.calibration import META_KEY, Calibration
 from conflictclf.model.scores import logit
-from conflictclf.model.errors import DataError
+from conflictclf.data.errors import DataError
 
 METHODS = ("platt", "temperature")
 # Equal-width bins for ECE and the reliability diagram: the usual 10, so figures compare

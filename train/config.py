@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from conflictclf.model.errors import ConfigError
+from conflictclf.data.errors import ConfigError
 from conflictclf.train.basemodels import MINILM, MPNET
 
 if sys.version_info >= (3, 11):

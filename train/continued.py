@@ -15,7 +15,7 @@ from pathlib import Path
 
 from conflictclf.data.corpus import Record, by_split, check_labels, load_records
 from conflictclf.model.modeldir import read_meta
-from conflictclf.model.errors import ConfigError, DataError
+from conflictclf.data.errors import ConfigError, DataError
 from conflictclf.train.config import TrainConfig
 
 

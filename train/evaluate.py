@@ -11,7 +11,7 @@ import numpy as np
 
 from conflictclf.data.corpus import Record, by_split, check_labels, load_records
 from conflictclf.data.files import atomic_write_text
-from conflictclf.model.errors import DataError
+from conflictclf.data.errors import DataError
 from conflictclf.train.calibration import ece_report, reliability_diagram
 from conflictclf.train.metrics import apply_thresholds, multi_hot, report, tune_thresholds
 

@@ -26,7 +26,7 @@ from conflictclf.data.tasks import Candidate, candidates
 from conflictclf.model.calibration import Calibration
 from conflictclf.model.scores import logit
 from conflictclf.model.modeldir import read_meta
-from conflictclf.model.errors import InputError
+from conflictclf.data.errors import InputError
 from conflictclf.model.paths import default_model_dir
 
 STRATEGIES = ("uncertain", "disagree", "random")

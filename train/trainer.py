@@ -17,7 +17,7 @@ import numpy as np
 from conflictclf.data.corpus import Record, by_split, check_labels, fingerprint, label_set, load_records
 from conflictclf.model.backends import quiet_transformers
 from conflictclf.model.classifier import package_version
-from conflictclf.model.errors import DataError
+from conflictclf.data.errors import DataError
 from conflictclf.model.modeldir import write_model_dir
 from conflictclf.model.paths import default_model_dir
 from conflictclf.model.scores import sigmoid

@@ -22,7 +22,7 @@ from typing import Any
 from conflictclf.data import parquet_fit, tabular
 from conflictclf.data.files import atomic_write_text
 from conflictclf.model.classifier import DEFAULT_BATCH_SIZE, WEIGHTS_FILE, EventClassifier, package_version
-from conflictclf.model.errors import InputError
+from conflictclf.data.errors import InputError
 
 HASH_CACHE_FILE = ".weights.sha256.json"
 # Rows per resumable unit: large enough to amortise a part file, small enough to lose little on a crash.

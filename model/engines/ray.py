@@ -35,7 +35,7 @@ from conflictclf.model.engines.assemble import finish
 from conflictclf.model.engines.common import BatchOptions, BatchSummary, open_work, plan_inputs, run_key
 from conflictclf.model.engines.rows import check_fields
 from conflictclf.model.engines.units import run_unit
-from conflictclf.model.errors import ConflictClfError, InputError
+from conflictclf.data.errors import ConflictClfError, InputError
 from conflictclf.model.paths import default_model_dir
 
 INSTALL_HINT = "the ray engine needs Ray: pip install 'conflictclf[ray]'"

@@ -20,7 +20,7 @@ from conflictclf.data.records import clash_message, clashing_fields, reject, tex
 from conflictclf.data.segment import segment as split_sentences
 from conflictclf.model.classifier import EventClassifier, Prediction
 from conflictclf.model.engines.common import BatchOptions, reserved_fields, sample_records
-from conflictclf.model.errors import InputError
+from conflictclf.data.errors import InputError
 
 Row = tuple[str, int, dict[str, Any]]  # (file, row number, record)
 # Texts this short in ASCII cannot overflow: a token covers at least one character, and

@@ -1,4 +1,6 @@
-"""Domain errors. Library code raises these; the CLI prints them as one line."""
+"""Domain errors, for every room (it lives in the lowest, data/, so any module may import it).
+
+Library code raises these; the CLI prints them as one line."""
 
 
 class ConflictClfError(Exception):
