@@ -74,6 +74,7 @@ def batch_cli(
     if summary.rejected and not summary.output_rows and not summary.resumed_chunks:
         raise InputError(_all_rejected(summary))
     split = f" ({summary.split} long records classified sentence by sentence)" if summary.split else ""
+    split += f", {summary.markup} pieces of markup stripped" if summary.markup else ""
     out.print(f"read {summary.read}, classified {summary.classified}, rejected {summary.rejected}, "
               f"truncated {summary.truncated}{split} -> {summary.output_rows} output rows in {summary.seconds:.1f}s "
               f"({summary.rows_per_second:.0f} rows/s)", markup=False)

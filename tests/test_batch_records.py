@@ -177,3 +177,21 @@ def test_segment_mode_counts_an_over_long_sentence(tiny_model, tmp_path):
     assert (s.classified, s.truncated, s.output_rows) == (1, 1, 2)
     s = run_batch(src, tmp_path / "r.jsonl", tiny_model, BatchOptions(backend="torch", segment=True, long="reject"))
     assert (s.classified, s.rejected, s.output_rows) == (0, 1, 0)
+
+
+def test_markup_in_articles_is_stripped_and_counted(tiny_model, tmp_path):
+    """Web text carries stray tags: the prose stays, and what was stripped is counted, not hidden."""
+    src = tmp_path / "in.jsonl"
+    body = ("Rebels shelled the <b>airbase</b> at dawn. <img src=x onerror=alert(1)>The army said two soldiers "
+            "were wounded. <script>var x = {a: 1};</script>The group vowed more attacks.")
+    src.write_text(json.dumps({"id": 1, "text": body}) + "\n", encoding="utf-8")
+    out = tmp_path / "o.jsonl"
+    result = runner.invoke(app, ["batch", str(src), str(out), "--model", str(tiny_model), "--segment",
+                                 "--backend", "torch", "--quiet"])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["text"] for r in rows] == ["Rebels shelled the airbase at dawn.", "The army said two soldiers were wounded.",
+                                         "The group vowed more attacks."]
+    manifest = json.loads((tmp_path / "o.jsonl.manifest.json").read_text())
+    assert manifest["counts"]["markup"] == 4  # <b>, </b>, <img>, and the script block as one piece
+    assert "4 pieces of markup stripped" in result.output

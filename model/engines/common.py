@@ -33,7 +33,7 @@ DEFAULT_BLOCK_BYTES = 32 << 20
 # What to do with a record longer than the model's max_length tokens (see `rows.py`).
 LONG_POLICIES = ("segment", "truncate", "reject")
 PLAN_FILE = "plan.json"
-COUNTS = ("read", "classified", "rejected", "output_rows", "truncated", "split")
+COUNTS = ("read", "classified", "rejected", "output_rows", "truncated", "split", "markup")
 
 
 @dataclass
@@ -74,6 +74,7 @@ class BatchSummary:
     output_rows: int = 0
     truncated: int = 0  # records (or, with segment, articles) of which the model saw only the start
     split: int = 0  # records over max_length classified sentence by sentence (--long segment)
+    markup: int = 0  # pieces of markup (tags, script/style blocks) segmentation stripped from the text
     seconds: float = 0.0
     output: str = ""
     rejects: str = ""

@@ -17,7 +17,7 @@ from typing import Any
 
 from conflictclf.data import parquet_fit, tabular
 from conflictclf.data.records import clash_message, clashing_fields, reject, text_problem
-from conflictclf.data.segment import segment as split_sentences
+from conflictclf.data.segment import segment_text
 from conflictclf.model.classifier import EventClassifier, Prediction
 from conflictclf.model.engines.common import BatchOptions, reserved_fields, sample_records
 from conflictclf.data.errors import InputError
@@ -42,7 +42,7 @@ class _Pending:
     rows: list[tuple[dict[str, Any], list[int]]] = field(default_factory=list)  # (columns, text indices)
     origin: list[tuple[str, int]] = field(default_factory=list)
     rejects: list[dict[str, Any]] = field(default_factory=list)
-    counts: dict[str, int] = field(default_factory=lambda: {"classified": 0, "truncated": 0, "split": 0})
+    counts: dict[str, int] = field(default_factory=lambda: {"classified": 0, "truncated": 0, "split": 0, "markup": 0})
 
     def add(self, columns: dict[str, Any], texts: list[str], where: tuple[str, int]) -> None:
         self.rows.append((columns, list(range(len(self.texts), len(self.texts) + len(texts)))))
@@ -105,7 +105,11 @@ def _add_record(clf: EventClassifier, rec: dict[str, Any], opts: BatchOptions, p
         return None
     if opts.long == "reject":
         return f"text is longer than the model's {clf.max_length} tokens (--long reject)"
-    sentences = [s.text for s in split_sentences(text)] if opts.long == "segment" else []
+    sentences = []
+    if opts.long == "segment":
+        seg = segment_text(text)
+        sentences = [s.text for s in seg.sentences]
+        pending.counts["markup"] += seg.markup if sentences else 0
     if sentences:
         pending.counts["split"] += 1
         pending.counts["truncated"] += any(overflowing(clf, sentences))
@@ -119,9 +123,11 @@ def _add_record(clf: EventClassifier, rec: dict[str, Any], opts: BatchOptions, p
 def _add_sentences(clf: EventClassifier, rec: dict[str, Any], opts: BatchOptions, pending: _Pending,
                    where: tuple[str, int]) -> str | None:
     """--segment: one output row per sentence, with its index and character offsets."""
-    sentences = split_sentences(rec[opts.text_field])
+    seg = segment_text(rec[opts.text_field])
+    sentences = seg.sentences
     if not sentences:
         return "no sentences left after segmentation"
+    pending.counts["markup"] += seg.markup
     long = overflowing(clf, [s.text for s in sentences])
     if any(long) and opts.long == "reject":
         first = long.index(True)
