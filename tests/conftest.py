@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import random
 from html.parser import HTMLParser
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 LABELS = ["attack", "claim", "retaliation", "threat"]
@@ -201,3 +204,123 @@ def tiny_exported_model(tiny_base, tiny_corpus, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("models") / "tiny-exported"
     train(tiny_config(tiny_base, export=True), [tiny_corpus], out, log=lambda m: None, progress=False)
     return out
+
+
+# Batch and segmentation helpers shared by test_batch*, test_ray, test_segment and test_articles.
+
+# Three real sentences with markup pasted in, as copied web text carries it.
+MARKUP_ARTICLE = (
+    "Militia fighters fired rockets at the <b>airbase</b> near the city on Tuesday, officials said.\n"
+    '<img src="smoke.jpg" alt="Smoke rises over the base"> The group later claimed responsibility for the attack.\n'
+    "The army vowed to retaliate.<script>var views = 0; if (views == 0) { track(); }</script>\n"
+)
+
+
+def make_mixed(path, n=30):
+    """Records whose fields differ row to row and whose keys come in different orders."""
+    recs = []
+    for i in range(n):
+        text = f"militia fired rockets at the base {i}"
+        if i % 3 == 0:
+            rec = {"id": i, "text": text, "a": i}
+        elif i % 3 == 1:
+            rec = {"b": f"b{i}", "text": text, "id": i}
+        else:
+            rec = {"c": {"k": i}, "a": i * 10, "id": i, "text": text, "d": i % 2 == 0}
+        recs.append(rec)
+    path.write_text("".join(json.dumps(r) + "\n" for r in recs), encoding="utf-8")
+    return recs
+
+
+def read_output(path):
+    """Rows of a JSONL, CSV or Parquet output, a file (local engine) or a folder of parts (Ray)."""
+    files = sorted(path.iterdir()) if path.is_dir() else [path]
+    rows = []
+    for f in files:
+        if f.suffix == ".parquet":
+            rows += pq.read_table(f).to_pylist()
+        elif f.suffix == ".csv":
+            with f.open(encoding="utf-8", newline="") as fh:
+                rows += list(csv.DictReader(fh))
+        else:
+            rows += [json.loads(x) for x in f.read_text(encoding="utf-8").splitlines()]
+    return rows
+
+
+def as_csv(value):
+    if value is None:
+        return ""
+    return json.dumps(value) if isinstance(value, dict) else str(value)
+
+
+def check_mixed(recs, rows, fmt):
+    """Every field of every record comes out under its own column, and nothing else is filled in."""
+    assert len(rows) == len(recs)
+    by_id = {int(r["id"]): r for r in rows}
+    assert sorted(by_id) == [r["id"] for r in recs]
+    fields = {k for r in recs for k in r}
+    for rec in recs:
+        row = by_id[rec["id"]]
+        for k in fields:
+            if fmt == "csv":
+                assert row[k] == as_csv(rec.get(k)), (rec, k)
+            elif fmt == "parquet":
+                assert row[k] == rec.get(k), (rec, k)
+            else:
+                assert row.get(k) == rec.get(k) and set(row) == set(rec) | {"labels", "scores"}
+        if fmt == "csv":
+            assert set(row) == fields | {"labels"} | {f"score_{lab}" for lab in LABELS}
+            assert all(0.0 <= float(row[f"score_{lab}"]) <= 1.0 for lab in LABELS)
+        else:
+            assert set(row["scores"]) == set(LABELS)
+
+
+def make_jsonl(path, n=40, bad=True):
+    lines = []
+    for i in range(n):
+        lines.append(json.dumps({"id": i, "text": f"militia fired rockets at the base {i % 10}", "extra": {"k": i}}))
+    if bad:
+        lines[3] = '{"id": 3, "text": '                      # undecodable line
+        lines[5] = json.dumps({"id": 5, "text": ""})          # empty text
+        lines[7] = json.dumps({"id": 7, "body": "x"})         # missing field
+        lines[9] = json.dumps({"id": 9, "text": 12})          # not a string
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def read_jsonl(path):
+    return [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines()]
+
+
+EXPECTED_REJECT_LINES = [*range(21, 31), 36, 46]
+
+
+def make_drifting(path, n=60):
+    """Records whose passthrough fields change type and grow as the file goes on."""
+    lines = []
+    for i in range(n):
+        rec = {"id": i, "text": f"army shelled the village {i % 10}"}
+        if 20 <= i < 30 or i == 35:
+            rec["id"] = f"s{i}"              # string where the output so far has integers: reject
+        if i >= 40:
+            rec["source"] = "wire"            # a new field: widens, earlier rows get null
+        if i == 45:
+            rec["source"] = 5                 # int where the column holds strings: reject
+        if i == 50:
+            rec["meta"] = {"k": 1.5}          # a new nested field: widens
+        lines.append(json.dumps(rec))
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def check_drift_output(table, rejects, n=60):
+    ids = table.column("id").to_pylist()
+    assert sorted(ids) == sorted(set(range(n)) - {x - 1 for x in EXPECTED_REJECT_LINES})
+    assert sorted(r["line"] for r in rejects) == EXPECTED_REJECT_LINES          # each exactly once
+    by_line = {r["line"]: r["reason"] for r in rejects}
+    assert "field 'id' holds string" in by_line[21] and "int64" in by_line[21]
+    assert "field 'source' holds int64" in by_line[46]
+    assert table.schema.field("id").type == pa.int64() and table.schema.field("source").type == pa.string()
+    rows = {r["id"]: r for r in table.to_pylist()}
+    assert rows[0]["source"] is None and rows[41]["source"] == "wire" and rows[50]["meta"] == {"k": 1.5}
+    assert not any(c.startswith("__") for c in table.column_names)

@@ -14,7 +14,7 @@ from conflictclf.model.classifier import EventClassifier
 from conflictclf.data.errors import InputError
 from conflictclf.model.explain import Rationale
 from tests.conftest import LABELS
-from tests.test_segment import MARKUP_ARTICLE
+from tests.conftest import MARKUP_ARTICLE
 
 runner = CliRunner()
 LONG = ("Militia fighters fired a volley of rockets at the airbase near the northern city on Tuesday night, "

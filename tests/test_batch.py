@@ -12,25 +12,9 @@ from typer.testing import CliRunner
 
 from conflictclf.cli.main import app
 from conflictclf.model.engines import BatchOptions, run_batch
+from tests.conftest import make_jsonl, read_jsonl
 
 runner = CliRunner()
-
-
-def make_jsonl(path, n=40, bad=True):
-    lines = []
-    for i in range(n):
-        lines.append(json.dumps({"id": i, "text": f"militia fired rockets at the base {i % 10}", "extra": {"k": i}}))
-    if bad:
-        lines[3] = '{"id": 3, "text": '                      # undecodable line
-        lines[5] = json.dumps({"id": 5, "text": ""})          # empty text
-        lines[7] = json.dumps({"id": 7, "body": "x"})         # missing field
-        lines[9] = json.dumps({"id": 9, "text": 12})          # not a string
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
-
-
-def read_jsonl(path):
-    return [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines()]
 
 
 def test_every_row_accounted_for(tiny_model, tmp_path):
@@ -47,7 +31,7 @@ def test_every_row_accounted_for(tiny_model, tmp_path):
     assert rows[0]["extra"] == {"k": 0} and set(rows[0]["scores"]) == {"attack", "claim", "retaliation", "threat"}
     manifest = json.loads((tmp_path / "out.jsonl.manifest.json").read_text())
     assert manifest["counts"] == {"read": 40, "classified": 36, "rejected": 4, "output_rows": 36,
-                                  "truncated": 0, "split": 0}
+                                  "truncated": 0, "split": 0, "markup": 0}
     assert len(manifest["model"]["sha256"]) == 64 and manifest["model"]["thresholds"]
     assert not list(tmp_path.glob(".out.jsonl*"))  # no work files left behind
 

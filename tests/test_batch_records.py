@@ -1,77 +1,17 @@
 """Batch keeps every field of every record: fields that vary row to row, fields named like output
 columns, and texts longer than the model reads."""
 
-import csv
 import json
 
-import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
 from conflictclf.cli.main import app
 from conflictclf.model.engines import BatchOptions, run_batch
+from tests.conftest import check_mixed, make_mixed, read_output
 
 runner = CliRunner()
 LABELS = ["attack", "claim", "retaliation", "threat"]
-
-
-def make_mixed(path, n=30):
-    """Records whose fields differ row to row and whose keys come in different orders."""
-    recs = []
-    for i in range(n):
-        text = f"militia fired rockets at the base {i}"
-        if i % 3 == 0:
-            rec = {"id": i, "text": text, "a": i}
-        elif i % 3 == 1:
-            rec = {"b": f"b{i}", "text": text, "id": i}
-        else:
-            rec = {"c": {"k": i}, "a": i * 10, "id": i, "text": text, "d": i % 2 == 0}
-        recs.append(rec)
-    path.write_text("".join(json.dumps(r) + "\n" for r in recs), encoding="utf-8")
-    return recs
-
-
-def read_output(path):
-    """Rows of a JSONL, CSV or Parquet output, a file (local engine) or a folder of parts (Ray)."""
-    files = sorted(path.iterdir()) if path.is_dir() else [path]
-    rows = []
-    for f in files:
-        if f.suffix == ".parquet":
-            rows += pq.read_table(f).to_pylist()
-        elif f.suffix == ".csv":
-            with f.open(encoding="utf-8", newline="") as fh:
-                rows += list(csv.DictReader(fh))
-        else:
-            rows += [json.loads(x) for x in f.read_text(encoding="utf-8").splitlines()]
-    return rows
-
-
-def as_csv(value):
-    if value is None:
-        return ""
-    return json.dumps(value) if isinstance(value, dict) else str(value)
-
-
-def check_mixed(recs, rows, fmt):
-    """Every field of every record comes out under its own column, and nothing else is filled in."""
-    assert len(rows) == len(recs)
-    by_id = {int(r["id"]): r for r in rows}
-    assert sorted(by_id) == [r["id"] for r in recs]
-    fields = {k for r in recs for k in r}
-    for rec in recs:
-        row = by_id[rec["id"]]
-        for k in fields:
-            if fmt == "csv":
-                assert row[k] == as_csv(rec.get(k)), (rec, k)
-            elif fmt == "parquet":
-                assert row[k] == rec.get(k), (rec, k)
-            else:
-                assert row.get(k) == rec.get(k) and set(row) == set(rec) | {"labels", "scores"}
-        if fmt == "csv":
-            assert set(row) == fields | {"labels"} | {f"score_{lab}" for lab in LABELS}
-            assert all(0.0 <= float(row[f"score_{lab}"]) <= 1.0 for lab in LABELS)
-        else:
-            assert set(row["scores"]) == set(LABELS)
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet"])

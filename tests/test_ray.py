@@ -15,9 +15,7 @@ import ray  # CI installs the ray extra: a missing or broken Ray must fail these
 
 from conflictclf.model.engines import BatchOptions, run_batch
 from conflictclf.data.errors import InputError
-from tests.test_batch import make_jsonl, read_jsonl
-from tests.test_batch_records import check_mixed, make_mixed, read_output
-from tests.test_parquet_fit import check_drift_output, make_drifting
+from tests.conftest import check_drift_output, check_mixed, make_drifting, make_jsonl, make_mixed, read_jsonl, read_output
 
 pytestmark = pytest.mark.ray
 

@@ -2,6 +2,7 @@ import json
 from importlib.resources import files
 
 from conflictclf.data.segment import html_to_text, is_furniture, segment
+from tests.conftest import MARKUP_ARTICLE
 
 
 def seed_gold() -> dict[str, list[dict]]:
@@ -75,14 +76,6 @@ def test_prose_with_semicolons_is_not_taken_for_code():
             "without water.")
     assert [s.text for s in segment(line)] == [line]
     assert segment("var x = 1; if (a === b) { run(); }") == []
-
-
-# Three real sentences with markup pasted in, as copied web text carries it.
-MARKUP_ARTICLE = (
-    "Militia fighters fired rockets at the <b>airbase</b> near the city on Tuesday, officials said.\n"
-    '<img src="smoke.jpg" alt="Smoke rises over the base"> The group later claimed responsibility for the attack.\n'
-    "The army vowed to retaliate.<script>var views = 0; if (views == 0) { track(); }</script>\n"
-)
 
 
 def test_markup_is_stripped_and_the_prose_kept():
