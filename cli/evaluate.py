@@ -18,6 +18,7 @@ def evaluate_cli(
     threshold: float | None = typer.Option(None, "--threshold", min=0.0, max=1.0, help="One threshold for every label instead of the tuned ones."),
     baseline: str | None = typer.Option(None, "--baseline", help="Also train and score a baseline on the data's train split: tfidf."),
     output: Path = typer.Option(Path("evaluation"), "--output", "-o", help="Folder for metrics.json, pr_<label>.png and reliability.png."),
+    backend: str = typer.Option("auto", "--backend", help="auto (what classify and batch run: the checked int8 copy where its check passed), torch (fp32), bf16, onnx or onnx-int8."),
 ) -> None:
     """Per-label precision, recall, F1 and support; micro/macro F1; exact match; calibration error.
 
@@ -32,14 +33,15 @@ def evaluate_cli(
     if len(models) > 1:
         if baseline:
             raise typer.BadParameter("compare models or a baseline, not both", param_hint="--baseline")
-        results = compare(models, data, output, split=split, threshold=threshold)
-        out.print(compare_table([r.report for r in results], [str(m) for m in models],
+        results = compare(models, data, output, split=split, threshold=threshold, backend=backend)
+        out.print(compare_table([r.report for r in results], [f"{m} ({r.backend})" for m, r in zip(models, results)],
                                 title=f"{results[0].split} ({results[0].report['n']} sentences)"))
         out.print(calibration_table([r.calibration for r in results], [str(m) for m in models]))
         out.print(f"wrote metrics.json, precision-recall curves and reliability.png under {output}/", markup=False)
         return
-    res = evaluate(models[0] if models else None, data, output, split=split, threshold=threshold, baseline=baseline)
-    title = f"{res.split} ({res.report['n']} sentences)"
+    res = evaluate(models[0] if models else None, data, output, split=split, threshold=threshold, baseline=baseline,
+                   backend=backend)
+    title = f"{res.split} ({res.report['n']} sentences, backend {res.backend})"
     out.print(metrics_table(res.report, title=title, other=res.baseline, other_name="tfidf"))
     out.print(calibration_table([res.calibration], ["model"]))
     if res.baseline:

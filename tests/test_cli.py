@@ -152,3 +152,26 @@ def test_help_keeps_bracketed_install_hints():
     # rich reads [ray] as markup unless escaped; the hint must survive into --help
     result = runner.invoke(app, ["batch", "--help"], env={"COLUMNS": "200"})
     assert "conflictclf[ray]" in result.output
+
+
+def test_evaluate_measures_the_backend_users_run_and_names_it(tiny_exported_model, tiny_corpus, tmp_path):
+    """By default evaluate scores with what classify and batch run; --backend torch gives fp32."""
+    runs = {}
+    for args, name in ((["--backend", "torch"], "fp32"), (["--backend", "onnx-int8"], "int8"), ([], "default")):
+        out = tmp_path / name
+        result = runner.invoke(app, ["evaluate", str(tiny_corpus), "--model", str(tiny_exported_model),
+                                     "--output", str(out), *args])
+        assert result.exit_code == 0, result.output
+        runs[name] = (json.loads((out / "metrics.json").read_text())["backend"], result.stdout)
+    assert runs["fp32"][0] == "torch" and "backend torch" in runs["fp32"][1]
+    assert runs["int8"][0] == "onnx-int8" and "backend onnx-int8" in runs["int8"][1]
+    # the default is what `classify` resolves for this model, not always torch
+    from conflictclf.model.classifier import EventClassifier
+
+    assert runs["default"][0] == EventClassifier.from_pretrained(tiny_exported_model).backend.name != "torch"
+
+
+def test_evaluate_rejects_an_unknown_backend(tiny_model, tiny_corpus, tmp_path):
+    result = runner.invoke(app, ["evaluate", str(tiny_corpus), "--model", str(tiny_model), "--backend", "gpu",
+                                 "--output", str(tmp_path / "e")])
+    one_line_error(result, "unknown backend 'gpu'")

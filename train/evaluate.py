@@ -25,6 +25,7 @@ class EvalResult:
     output_dir: Path
     # expected calibration error per label: {"before": {...}, "after": {...} or None if uncalibrated}
     calibration: dict | None = None
+    backend: str = "torch"  # the backend that scored the sentences, as the model resolved it
 
 
 def select(records: list[Record], split: str | None) -> tuple[str, list[Record]]:
@@ -38,12 +39,15 @@ def select(records: list[Record], split: str | None) -> tuple[str, list[Record]]
 
 
 def evaluate(model_dir: str | Path | None, data: Sequence[str | Path], output_dir: str | Path = "evaluation",
-             split: str | None = None, threshold: float | None = None, baseline: str | None = None) -> EvalResult:
+             split: str | None = None, threshold: float | None = None, baseline: str | None = None,
+             backend: str = "auto") -> EvalResult:
+    """Score a model on annotated data. `backend="auto"` measures what `classify` and `batch` run
+    (the checked int8 copy where the model's export passed its check); "torch" gives fp32."""
     from conflictclf.model.classifier import EventClassifier
 
     records = load_records(data)
     split, chosen = select(records, split)
-    clf = EventClassifier.from_pretrained(model_dir, backend="torch")  # fp32: the reference scores
+    clf = EventClassifier.from_pretrained(model_dir, backend=backend)
     check_labels(chosen, clf.labels)
     y = multi_hot([r.labels for r in chosen], clf.labels)
     cal, clf.calibration = clf.calibration, None
@@ -65,7 +69,7 @@ def evaluate(model_dir: str | Path | None, data: Sequence[str | Path], output_di
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     thresholds = {lab: float(t) for lab, t in zip(clf.labels, cut)}
-    payload = {"model": str(clf.path), "split": split, "data": [str(d) for d in data],
+    payload = {"model": str(clf.path), "backend": clf.backend.name, "split": split, "data": [str(d) for d in data],
                "thresholds": thresholds, "metrics": rep, "baseline_tfidf": base_rep}
     calib = ece_report(y, raw, probs, clf.labels)
     if cal is None:
@@ -74,15 +78,16 @@ def evaluate(model_dir: str | Path | None, data: Sequence[str | Path], output_di
     atomic_write_text(out / "metrics.json", json.dumps(payload, indent=2) + "\n")
     _pr_curves(y, probs, clf.labels, cut, out)
     reliability_diagram(y, raw, probs if cal is not None else None, clf.labels, out / "reliability.png")
-    return EvalResult(split, rep, base_rep, thresholds, out, calib)
+    return EvalResult(split, rep, base_rep, thresholds, out, calib, clf.backend.name)
 
 
 def compare(models: Sequence[str | Path], data: Sequence[str | Path], output_dir: str | Path = "evaluation",
-            split: str | None = None, threshold: float | None = None) -> list[EvalResult]:
+            split: str | None = None, threshold: float | None = None, backend: str = "auto") -> list[EvalResult]:
     """Evaluate several models on the same sentences; each writes into its own subfolder."""
     out = Path(output_dir)
     names = [f"{i + 1}_{Path(m).expanduser().resolve().name}" for i, m in enumerate(models)]
-    return [evaluate(m, data, out / name, split=split, threshold=threshold) for m, name in zip(models, names)]
+    return [evaluate(m, data, out / name, split=split, threshold=threshold, backend=backend)
+            for m, name in zip(models, names)]
 
 
 def _baseline_report(records: list[Record], chosen: list[Record], labels: list[str], y: np.ndarray) -> dict:
