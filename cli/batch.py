@@ -87,13 +87,10 @@ def _all_rejected(summary) -> str:
     away the empty output and its manifest so that nothing looks like a result. The rejects stay."""
     import json
 
-    import shutil
+    from conflictclf.model.engines.assemble import remove_path
 
     for name in (summary.output, summary.manifest):
-        if Path(name).is_dir():  # the Ray engine writes a folder of parts
-            shutil.rmtree(name)
-        else:
-            Path(name).unlink(missing_ok=True)
+        remove_path(Path(name))  # a file, or the Ray engine's folder of parts
     try:
         first = json.loads(Path(summary.rejects).read_text(encoding="utf-8").splitlines()[0])
         reason = f"; the first, {first.get('file')}:{first.get('line')}: {first.get('reason')}"

@@ -129,11 +129,16 @@ def _concat(files: list[Path], tmp: Path, folder: bool) -> None:
                 shutil.copyfileobj(src, dst)
 
 
-def _fresh(path: Path, folder: bool) -> Path:
+def remove_path(path: Path) -> None:
+    """Remove a file, or a folder of parts (the Ray engine's output), if there is one."""
     if path.is_dir():
         shutil.rmtree(path)
     elif path.exists():
         path.unlink()
+
+
+def _fresh(path: Path, folder: bool) -> Path:
+    remove_path(path)
     if folder:
         path.mkdir(parents=True)
     else:
@@ -150,8 +155,5 @@ def _link(src: Path, dst: Path) -> None:
 
 
 def _replace(tmp: Path, target: Path) -> None:
-    if target.is_dir():
-        shutil.rmtree(target)
-    elif target.exists():
-        target.unlink()
+    remove_path(target)
     os.replace(tmp, target)
