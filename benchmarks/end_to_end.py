@@ -1,11 +1,14 @@
 """What a user runs, timed as whole processes: `conflictclf batch` against a plain pipeline script.
 
-    python benchmarks/end_to_end.py [--model DIR] [--n 4000] [--repeat 2] [--articles 300]
+    python benchmarks/end_to_end.py [--model DIR] [--n 4000] [--repeat 2] [--articles 300] [--workload news|mix]
 
 Every contender is a fresh `python` process started the way a user starts it, so import,
-model loading and file I/O count. The workload is news-length: team-written corpus
-sentences of 25+ words, plus consecutive pairs of shorter ones from the same document
-joined into one sentence, until --n rows (mean length printed). The plain pipeline is
+model loading and file I/O count. Two workloads of --n rows (mean length printed):
+`news`, news-length sentences (team-written corpus sentences of 25+ words, plus
+consecutive pairs of shorter ones from the same document joined into one sentence), and
+`mix`, real-register sentences as they come (the bundled probes' headlines and body
+sentences of every length, in order, repeated to --n), where the labels of both contenders
+are also scored against the probes' gold labels. The plain pipeline is
 `transformers.pipeline("text-classification", top_k=None)` on the same model directory,
 tried at batch sizes 1 and 32; the ratio is to whichever was faster. Labels of `batch`
 are compared with the pipeline's fp32 scores cut at the model's tuned thresholds.
@@ -56,6 +59,24 @@ def news_sentences(n: int) -> list[str]:
     return out[:n] if len(out) >= n else [out[i % len(out)] for i in range(n)]
 
 
+def mixed_sentences(n: int) -> tuple[list[str], list[list[str]]]:
+    """n real-register rows: the bundled probes' sentences in order, repeated; and the gold
+    labels of the first pass (one per distinct probe sentence)."""
+    from conflictclf.data.corpus import bundled_probe_files, read_jsonl
+
+    records = [r for path in bundled_probe_files() for r in read_jsonl(path)]
+    texts = [records[i % len(records)].text for i in range(n)]
+    return texts, [r.labels for r in records[:n]]
+
+
+def macro_f1(gold: list[list[str]], pred: list[set[str]], labels: list[str]) -> float:
+    from sklearn.metrics import f1_score
+
+    y = [[lab in g for lab in labels] for g in gold]
+    p = [[lab in q for lab in labels] for q in pred]
+    return float(f1_score(y, p, average="macro", zero_division=0))
+
+
 def articles(k: int) -> list[str]:
     """The first k team-written documents, each joined into one article text."""
     by_doc: dict[str, list[str]] = {}
@@ -81,10 +102,15 @@ def main() -> None:
     ap.add_argument("--articles", type=int, default=300)
     ap.add_argument("--repeat", type=int, default=2, help="rounds; the median time is reported")
     ap.add_argument("--pipeline-batch-sizes", default="1,32")
+    ap.add_argument("--workload", choices=("news", "mix"), default="news")
     args = ap.parse_args()
     model = (args.model or default_model_dir()).resolve()
     meta = read_meta(model)
-    texts = news_sentences(args.n)
+    gold: list[list[str]] = []
+    if args.workload == "news":
+        texts = news_sentences(args.n)
+    else:
+        texts, gold = mixed_sentences(args.n)
     words = statistics.mean(len(t.split()) for t in texts)
     tmp = Path(tempfile.mkdtemp(prefix="conflictclf-bench-"))
     src = tmp / "news.jsonl"
@@ -112,12 +138,13 @@ def main() -> None:
     labels, cut = meta["labels"], meta["thresholds"]
     pipe_rows = [json.loads(x) for x in (tmp / f"pipe{args.pipeline_batch_sizes.split(',')[-1]}.jsonl").open()]
     ours = [json.loads(x) for x in (tmp / "batch.jsonl").open()]
-    agree = sum({lab for lab in labels if p[lab] >= cut[lab]} == set(o["labels"]) for p, o in zip(pipe_rows, ours))
+    pipe_labels = [{lab for lab in labels if p[lab] >= cut[lab]} for p in pipe_rows]
+    agree = sum(p == set(o["labels"]) for p, o in zip(pipe_labels, ours))
 
     rate = {k: (seg_rows if "segment" in k else len(texts)) / statistics.median(v) for k, v in secs.items()}
     best = max(v for k, v in rate.items() if k.startswith("plain"))
     backend = json.loads((tmp / "batch.jsonl.manifest.json").read_text())["model"]["backend"]
-    print(f"\n{len(texts)} sentences (mean {words:.1f} words) and {args.articles} articles ({seg_rows} sentences), "
+    print(f"\n{len(texts)} {args.workload} sentences (mean {words:.1f} words) and {args.articles} articles ({seg_rows} sentences), "
           f"model {model.name} ({meta['config'].get('base_model')}), default backend {backend}, "
           f"{os.cpu_count()} CPUs, whole processes, median of {args.repeat} rounds\n")
     print("| what runs | sentences/s | × best plain pipeline | seconds |")
@@ -125,6 +152,11 @@ def main() -> None:
     for k in contenders:
         print(f"| {k} | {rate[k]:.0f} | {rate[k] / best:.1f} | {statistics.median(secs[k]):.1f} |")
     print(f"\n`batch` labels equal the pipeline's fp32 labels on {agree / len(texts):.2%} of sentences")
+    if gold:
+        k = len(gold)
+        print(f"macro-F1 against the probes' gold labels ({k} sentences): fp32 pipeline "
+              f"{macro_f1(gold, pipe_labels[:k], labels):.4f}, `batch` "
+              f"{macro_f1(gold, [set(o['labels']) for o in ours[:k]], labels):.4f}")
 
 
 if __name__ == "__main__":

@@ -84,3 +84,9 @@ class OneLineErrors(TyperGroup):
             sys.exit(1)
         # without standalone mode, click returns an Exit's code instead of exiting with it
         sys.exit(rv if isinstance(rv, int) else 0)
+
+
+# One description of --backend for every command that scores text.
+BACKEND_HELP = ("auto (the model's int8 copy where `train` found its decisions as good as fp32's, else the "
+                "fastest export that passed its check), torch (fp32), bf16, onnx (fp32), onnx-int8, or "
+                "onnx-int8-checked (int8, rechecked in fp32 near the thresholds: fp32's decisions).")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from conflictclf.cli._util import err, handle_errors, out
+from conflictclf.cli._util import BACKEND_HELP, err, handle_errors, out
 from conflictclf.model.engines.common import DEFAULT_BLOCK_BYTES, DEFAULT_CHUNK_SIZE, BatchOptions
 from conflictclf.model.classifier import DEFAULT_BATCH_SIZE
 from conflictclf.data.errors import InputError
@@ -39,7 +39,7 @@ def batch_cli(
     chunk_size: int = typer.Option(DEFAULT_CHUNK_SIZE, "--chunk-size", min=1, help="Input rows per resumable chunk."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run from its last finished chunk (ray: unit)."),
     block_size: str = typer.Option(_DEFAULT_BLOCK, "--block-size", help="Ray engine: input bytes per unit of work, retry and resume (e.g. 4096, 512K, 32M)."),
-    backend: str = typer.Option("auto", "--backend", help="auto, torch, bf16, onnx or onnx-int8."),
+    backend: str = typer.Option("auto", "--backend", help=BACKEND_HELP),
     threads: int | None = typer.Option(None, "--threads", min=1, help="CPU threads for the ONNX backends (default: all this process may use; local engine)."),
     engine: str = typer.Option("local", "--engine", help="local, or ray (a Ray cluster; pip install 'conflictclf\\[ray]')."),
     ray_address: str | None = typer.Option(None, "--ray-address", help="Join this Ray cluster; default: start a local Ray."),

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from conflictclf.cli._util import err, handle_errors, out
+from conflictclf.cli._util import BACKEND_HELP, err, handle_errors, out
 from conflictclf.data.errors import InputError
 
 if TYPE_CHECKING:
@@ -27,7 +27,7 @@ def classify_cli(
     fmt: str | None = typer.Option(None, "--format", "-f", help="table, json, jsonl, csv or html (one self-contained page). Default: table on a terminal, else jsonl."),
     threshold: float | None = typer.Option(None, "--threshold", min=0.0, max=1.0, help="One threshold for all labels instead of the tuned ones."),
     labels: str | None = typer.Option(None, "--labels", help="Comma-separated labels to report (default: all)."),
-    backend: str = typer.Option("auto", "--backend", help="auto, torch, bf16, onnx or onnx-int8."),
+    backend: str = typer.Option("auto", "--backend", help=BACKEND_HELP),
     explain: bool = typer.Option(False, "--explain", help="Also give, for each label, the words that drove it (json/jsonl: `rationales`; table and html: underlined)."),
 ) -> None:
     """Split articles into sentences and label each one.

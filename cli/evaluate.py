@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from conflictclf.cli._util import handle_errors, out
+from conflictclf.cli._util import BACKEND_HELP, handle_errors, out
 from conflictclf.cli.render import calibration_table, compare_table, metrics_table
 
 
@@ -18,7 +18,7 @@ def evaluate_cli(
     threshold: float | None = typer.Option(None, "--threshold", min=0.0, max=1.0, help="One threshold for every label instead of the tuned ones."),
     baseline: str | None = typer.Option(None, "--baseline", help="Also train and score a baseline on the data's train split: tfidf."),
     output: Path = typer.Option(Path("evaluation"), "--output", "-o", help="Folder for metrics.json, pr_<label>.png and reliability.png."),
-    backend: str = typer.Option("auto", "--backend", help="auto (what classify and batch run: the checked int8 copy where its check passed), torch (fp32), bf16, onnx or onnx-int8."),
+    backend: str = typer.Option("auto", "--backend", help=BACKEND_HELP),
 ) -> None:
     """Per-label precision, recall, F1 and support; micro/macro F1; exact match; calibration error.
 

@@ -13,7 +13,7 @@ import numpy as np
 from conflictclf.data.errors import ModelError
 from conflictclf.model.scores import logit
 
-BACKENDS = ("auto", "torch", "bf16", "onnx", "onnx-int8")
+BACKENDS = ("auto", "torch", "bf16", "onnx", "onnx-int8", "onnx-int8-checked")
 ONNX_FILE = "onnx/model.onnx"
 ONNX_INT8_FILE = "onnx/model-int8.onnx"
 # int8 decisions within this distance (in logits) of a label's threshold are recomputed in
@@ -149,11 +149,12 @@ def available_cpus() -> int:
 
 
 def resolve_backend(backend: str, path: Path, meta: dict[str, Any] | None = None) -> str:
-    """`auto`: the checked int8 ONNX export if its recorded verdict says it passed its
-    agreement check, else fp32 ONNX if exported, else fp32 torch.
+    """`auto`: the model's int8 ONNX copy making its own decisions where `train` found them
+    as good as fp32's (`export.int8_decides`), else the checked int8 copy where its
+    agreement check passed (`export.int8_used`), else fp32 ONNX if exported, else fp32 torch.
 
-    No verdict is no pass: an int8 copy written without the check (or checked for other
-    thresholds) runs only when asked for by name; `conflictclf export --int8` records one.
+    No verdict is no pass: an int8 copy written without a check runs only when asked for by
+    name; `conflictclf export --int8` records one.
 
     bf16 is never chosen automatically: on CPUs without AMX it measured slower than
     fp32 (benchmarks/throughput.py); ask for it with backend="bf16" where it pays.
@@ -162,10 +163,20 @@ def resolve_backend(backend: str, path: Path, meta: dict[str, Any] | None = None
         return backend
     if not (path / ONNX_FILE).is_file():
         return "torch"
-    int8_ok = (meta or {}).get("export", {}).get("int8_used") is True
-    if int8_ok and (path / ONNX_INT8_FILE).is_file():
-        return "onnx-int8"
+    export = (meta or {}).get("export") or {}
+    if (path / ONNX_INT8_FILE).is_file():
+        if export.get("int8_decides") is True:
+            return "onnx-int8"
+        if export.get("int8_used") is True:
+            return "onnx-int8-checked"
     return "onnx"
+
+
+def int8_decision(meta: dict[str, Any]) -> dict[str, Any] | None:
+    """The thresholds and calibration `train` tuned on the int8 copy's own scores, if any:
+    {"thresholds": {label: t}, "calibration": block or None}."""
+    block = (meta.get("export") or {}).get("int8")
+    return block if isinstance(block, dict) and isinstance(block.get("thresholds"), dict) else None
 
 
 def quiet_transformers() -> None:

@@ -24,6 +24,7 @@ from conflictclf.model.backends import (
     OnnxBackend,
     TorchBackend,
     available_cpus,
+    int8_decision,
     load_torch_model,
     require_export,
     resolve_backend,
@@ -81,6 +82,8 @@ class EventClassifier:
         self.max_length = max_length
         self.meta = meta or {}
         self.path = path
+        # the decisions as from_pretrained read them, to tell in save_pretrained whether they changed
+        self._loaded: tuple[list[float], Calibration | None] | None = None
 
     @property
     def thresholds(self) -> np.ndarray:
@@ -119,13 +122,15 @@ class EventClassifier:
         tokenizer = Tokenizer(path, max_length)
         chosen = resolve_backend(backend, path, meta)
         labels = meta["labels"]
-        thresholds = [meta["thresholds"][lab] for lab in labels]
+        thresholds, calibration = _decision(meta, labels, chosen)
         workers = threads or available_cpus()
         engine: Backend
         if chosen == "onnx":
             engine = OnnxBackend(path / ONNX_FILE, chosen, workers)
         elif chosen == "onnx-int8":
-            # int8 alone disagrees with fp32 too often near the thresholds; see INT8_RECHECK_MARGIN
+            engine = OnnxBackend(path / ONNX_INT8_FILE, chosen, workers, INT8_DISABLED_OPTIMIZERS)
+        elif chosen == "onnx-int8-checked":
+            # int8, with rows near a threshold recomputed in fp32: fp32's decisions, faster
             require_export(path / ONNX_FILE, "onnx")
             engine = CheckedBackend(OnnxBackend(path / ONNX_INT8_FILE, chosen, workers, INT8_DISABLED_OPTIMIZERS),
                                     lambda: OnnxBackend(path / ONNX_FILE, "onnx", workers),
@@ -133,8 +138,10 @@ class EventClassifier:
                                     chosen)
         else:
             engine = TorchBackend(load_torch_model(path), bf16=chosen == "bf16")
-        return cls(tokenizer, engine, labels, thresholds, max_length=max_length, meta=meta, path=path,
-                   calibration=Calibration.from_meta(meta, labels))
+        clf = cls(tokenizer, engine, labels, thresholds, max_length=max_length, meta=meta, path=path,
+                  calibration=calibration)
+        clf._loaded = (list(thresholds), calibration)
+        return clf
 
     def predict_proba(self, texts: Sequence[str], batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
         """Scores in [0, 1], shape (len(texts), len(self.labels)), rows in input order.
@@ -208,10 +215,13 @@ class EventClassifier:
 
     def _current_meta(self) -> dict[str, Any]:
         meta = copy.deepcopy(self.meta)
+        if (self._loaded is not None and list(self.raw_thresholds) == self._loaded[0]
+                and _same_calibration(self.calibration, self._loaded[1])):
+            return meta  # as loaded: the stored fp32 and int8 decisions still describe it
         thresholds = {lab: float(t) for lab, t in zip(self.labels, self.raw_thresholds)}
         if thresholds != meta.get("thresholds"):
             meta["thresholds"] = thresholds
-            # the int8 verdict and recheck margin were measured at the old thresholds
+            # the int8 verdict, its own decisions and the recheck margin were measured at the old thresholds
             meta.pop("export", None)
         stored = Calibration.from_meta(meta, self.labels)
         if self.calibration is None:
@@ -278,6 +288,24 @@ class EventClassifier:
                 ids[row, :len(enc[i])] = enc[i]
                 mask[row, :len(enc[i])] = 1
             yield idx, ids, mask
+
+
+def _decision(meta: dict[str, Any], labels: Sequence[str], backend: str) -> tuple[list[float], Calibration | None]:
+    """The thresholds and calibration decisions are made with on `backend`: the int8 copy's
+    own (tuned on its dev scores by `train`) for `onnx-int8` when recorded, else the model's."""
+    own = int8_decision(meta) if backend == "onnx-int8" else None
+    if own is None:
+        return [meta["thresholds"][lab] for lab in labels], Calibration.from_meta(meta, labels)
+    try:
+        thresholds = [float(own["thresholds"][lab]) for lab in labels]
+    except (KeyError, TypeError, ValueError):
+        raise ModelError("corrupt int8 thresholds in model metadata (export.int8)") from None
+    block = own.get("calibration")
+    return thresholds, None if block is None else Calibration.from_meta({CALIBRATION_KEY: block}, labels)
+
+
+def _same_calibration(a: Calibration | None, b: Calibration | None) -> bool:
+    return (a is None and b is None) or (a is not None and b is not None and a.same_map(b))
 
 
 def package_version() -> str:

@@ -213,8 +213,7 @@ class _PairedScores:
         from conflictclf.model.classifier import EventClassifier
 
         self.exact = EventClassifier.from_pretrained(model_dir, backend="onnx")
-        self.int8 = EventClassifier.from_pretrained(model_dir, backend="onnx-int8")
-        self.int8.backend = self.int8.backend.fast  # int8 alone, never rechecked
+        self.int8 = EventClassifier.from_pretrained(model_dir, backend="onnx-int8")  # int8 alone, never rechecked
         self.exact.calibration = self.int8.calibration = None  # decisions are made on raw scores
         self.cut = logit(np.asarray(self.exact.raw_thresholds))
 

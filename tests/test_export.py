@@ -7,6 +7,7 @@ import pytest
 from conflictclf.model import EventClassifier
 from conflictclf.model.export import export_onnx
 
+LABELS = ["attack", "claim", "retaliation", "threat"]  # the tiny corpus's
 TEXTS = ["militia fired rockets at the base", "minister held ceasefire talks", "the group vowed revenge " * 5]
 
 
@@ -20,7 +21,7 @@ def test_onnx_export_agrees_with_torch(tiny_model, tmp_path):
     ref = EventClassifier.from_pretrained(d, backend="torch").predict_proba(TEXTS)
     onnx = EventClassifier.from_pretrained(d, backend="onnx").predict_proba(TEXTS)
     assert np.abs(ref - onnx).max() < 1e-4
-    checked = EventClassifier.from_pretrained(d, backend="onnx-int8")
+    checked = EventClassifier.from_pretrained(d, backend="onnx-int8-checked")
     assert np.abs(ref - checked.predict_proba(TEXTS)).max() < 0.3
     fp32 = EventClassifier.from_pretrained(d, backend="torch")
     assert [p.labels for p in checked.predict(TEXTS)] == [p.labels for p in fp32.predict(TEXTS)]
@@ -29,7 +30,15 @@ def test_onnx_export_agrees_with_torch(tiny_model, tmp_path):
     assert EventClassifier.from_pretrained(d).backend.name == "onnx"
 
 
-@pytest.mark.parametrize("verdict, expected", [(True, "onnx-int8"), (False, "onnx"), (None, "onnx")])
+@pytest.mark.parametrize("verdict, expected", [
+    ({"int8_used": True, "recheck_margin": 1.0}, "onnx-int8-checked"),
+    ({"int8_used": False, "recheck_margin": 1.0}, "onnx"),
+    (None, "onnx"),
+    # int8's own decisions win over the checked path, but only on a recorded pass
+    ({"int8_used": True, "int8_decides": True, "int8": {"thresholds": dict.fromkeys(LABELS, 0.5)}}, "onnx-int8"),
+    ({"int8_used": True, "int8_decides": False, "int8": {"thresholds": dict.fromkeys(LABELS, 0.5)}},
+     "onnx-int8-checked"),
+])
 def test_auto_runs_int8_only_on_a_recorded_pass(tiny_model, tmp_path, verdict, expected):
     import shutil
 
@@ -39,7 +48,7 @@ def test_auto_runs_int8_only_on_a_recorded_pass(tiny_model, tmp_path, verdict, e
     shutil.copytree(tiny_model, d)
     assert EventClassifier.from_pretrained(d).backend.name == "torch"  # nothing exported yet
     export_onnx(d, int8=True, calibration_texts=TEXTS)
-    update_meta(d, {"export": None if verdict is None else {"int8_used": verdict, "recheck_margin": 1.0}})
+    update_meta(d, {"export": verdict})
     assert EventClassifier.from_pretrained(d).backend.name == expected
 
 
@@ -90,7 +99,7 @@ def test_checked_backend_needs_the_fp32_export(tiny_model, tmp_path):
     export_onnx(d, int8=True)
     (d / "onnx" / "model.onnx").unlink()
     with pytest.raises(ModelError, match="conflictclf export"):
-        EventClassifier.from_pretrained(d, backend="onnx-int8")
+        EventClassifier.from_pretrained(d, backend="onnx-int8-checked")
 
 
 def test_parallel_workers_give_the_same_scores(tiny_model, tmp_path):
@@ -170,7 +179,7 @@ def test_the_recheck_margin_is_the_smallest_that_keeps_dev_and_every_check(tiny_
     assert check.margin == export.RECHECK_MARGINS[0] and check.used
     assert check.sentences == {"a": 3, "b": 2}
     assert json.loads((d / "conflictclf.json").read_text())["export"]["recheck_margin"] == check.margin
-    assert EventClassifier.from_pretrained(d, backend="onnx-int8").backend.margin == check.margin
+    assert EventClassifier.from_pretrained(d, backend="onnx-int8-checked").backend.margin == check.margin
     monkeypatch.setattr(export, "MIN_TUNE_AGREEMENT", 1.01)  # none will do: the widest, and int8 off
     widest = export.export_checked(d, {"a": TEXTS}, tune_texts=TEXTS)
     assert widest.margin == export.RECHECK_MARGINS[-1] and not widest.used
@@ -186,7 +195,7 @@ def test_paired_scores_decide_as_the_checked_backend(tiny_model, tmp_path):
     shutil.copytree(tiny_model, d)
     export.export_onnx(d, int8=True, calibration_texts=TEXTS)
     pair = export._PairedScores(d)(TEXTS)
-    clf = EventClassifier.from_pretrained(d, backend="onnx-int8")
+    clf = EventClassifier.from_pretrained(d, backend="onnx-int8-checked")
     for margin in (0.0, 0.5, 1e9):
         clf.backend.margin = margin
         got = [p.labels for p in clf.predict(TEXTS)]
@@ -231,11 +240,16 @@ def test_train_writes_a_checked_export_whose_record_matches_the_models(tiny_expo
     assert set(checks) == {"test", "data/probe/news.jsonl", "data/probe/probe.jsonl"}
     assert checks["test"]["sentences"] == 15 and meta["tune"]["sentences"] == 15  # the tiny corpus's splits
     assert checks["data/probe/news.jsonl"]["sentences"] == 517
+    # int8's own decisions were tuned and scored against gold on the same held-out sets, pooled
+    own = meta["int8"]["checks"]
+    assert set(own) == set(checks) | {"pooled"}
+    assert own["pooled"]["sentences"] == sum(c["sentences"] for c in checks.values())
+    assert isinstance(meta["int8_decides"], bool)
     assert meta["recheck_margin"] in export.RECHECK_MARGINS
     assert (d / "onnx" / "model-int8.onnx").is_file()
     # the recorded test-split agreement is what the checked int8 backend does against fp32
     texts = [r.text for r in load_records([tiny_corpus]) if r.split == "test"]
-    checked = EventClassifier.from_pretrained(d, backend="onnx-int8")
+    checked = EventClassifier.from_pretrained(d, backend="onnx-int8-checked")
     assert checked.backend.margin == meta["recheck_margin"]
     fp32 = EventClassifier.from_pretrained(d, backend="onnx")
     same = np.mean([a.labels == b.labels for a, b in zip(checked.predict(texts), fp32.predict(texts))])
@@ -272,6 +286,7 @@ def test_an_int8_copy_that_disagrees_is_not_used(tiny_model, tmp_path, monkeypat
     assert json.loads((d / "conflictclf.json").read_text())["export"]["int8_used"] is False
     assert EventClassifier.from_pretrained(d).backend.name == "onnx"
     assert EventClassifier.from_pretrained(d, backend="onnx-int8").backend.name == "onnx-int8"  # still on request
+    assert EventClassifier.from_pretrained(d, backend="onnx-int8-checked").backend.name == "onnx-int8-checked"
 
 
 class _Fixed:

@@ -29,3 +29,15 @@ def test_report_matches_sklearn():
 
 def test_multi_hot():
     assert multi_hot([["b"], [], ["a", "b"]], ["a", "b"]).tolist() == [[0, 1], [0, 0], [1, 1]]
+
+
+def test_tolerance_keeps_the_preferred_threshold_on_a_flat_curve():
+    # F1 is 1.0 for any cut in (0.3, 0.7]; with exact ties only, the one nearest 0.5 wins
+    y = np.array([[1], [1], [0], [0]])
+    p = np.array([[0.8], [0.71], [0.3], [0.1]])
+    assert tune_thresholds(y, p)[0] == 0.5
+    assert tune_thresholds(y, p, prefer=0.65)[0] == 0.65
+    # one positive just below the preferred cut: within the tolerance it stays, beyond it moves
+    p2 = np.array([[0.8], [0.6], [0.3], [0.1]])
+    assert tune_thresholds(y, p2, prefer=0.65, tolerance=0.5)[0] == 0.65
+    assert tune_thresholds(y, p2, prefer=0.65, tolerance=0.0)[0] == 0.6

@@ -9,25 +9,30 @@ from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_su
 
 
 def tune_thresholds(
-    y_true: np.ndarray, probs: np.ndarray, low: float = 0.1, high: float = 0.9, step: float = 0.01
+    y_true: np.ndarray, probs: np.ndarray, low: float = 0.1, high: float = 0.9, step: float = 0.01,
+    prefer: np.ndarray | float = 0.5, tolerance: float = 0.0,
 ) -> np.ndarray:
     """Per label, the threshold in [low, high] with the best F1 on (y_true, probs).
 
-    Ties go to the threshold nearest 0.5, so a flat F1 curve on a small dev set does
-    not push the cut-off to an extreme that the test data will not share.
+    Among thresholds whose F1 is within `tolerance` of the best, the one nearest `prefer`
+    (per label, or one value for all) wins. With the defaults that only breaks exact ties,
+    so a flat F1 curve on a small dev set does not push the cut-off to an extreme that the
+    test data will not share; a second model of the same scores (the int8 copy) passes the
+    first one's thresholds and a tolerance, so it moves only where its scores moved.
     """
     grid = np.round(np.arange(low, high + 1e-9, step), 4)
-    out = np.full(probs.shape[1], 0.5)
+    prefer = np.broadcast_to(np.asarray(prefer, dtype=np.float64), (probs.shape[1],))
+    out = np.array(prefer, dtype=np.float64)
     for j in range(probs.shape[1]):
         if y_true[:, j].sum() == 0:
-            continue  # nothing to tune on: keep the neutral cut-off
+            continue  # nothing to tune on: keep the preferred cut-off
         preds = probs[:, j][None, :] >= grid[:, None]
         tp = (preds & (y_true[:, j] == 1)).sum(axis=1)
         fp = (preds & (y_true[:, j] == 0)).sum(axis=1)
         fn = ((~preds) & (y_true[:, j] == 1)).sum(axis=1)
         f1 = 2 * tp / np.maximum(2 * tp + fp + fn, 1)
-        best = np.flatnonzero(np.isclose(f1, f1.max()))
-        out[j] = grid[best[np.argmin(np.abs(grid[best] - 0.5))]]
+        best = np.flatnonzero((f1 >= f1.max() - tolerance) | np.isclose(f1, f1.max()))
+        out[j] = grid[best[np.argmin(np.abs(grid[best] - prefer[j]))]]
     return out
 
 

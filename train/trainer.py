@@ -18,7 +18,7 @@ from conflictclf.data.corpus import Record, by_split, check_labels, fingerprint,
 from conflictclf.model.backends import quiet_transformers
 from conflictclf.model.classifier import package_version
 from conflictclf.data.errors import DataError
-from conflictclf.model.modeldir import write_model_dir
+from conflictclf.model.modeldir import read_meta, write_model_dir
 from conflictclf.model.paths import default_model_dir
 from conflictclf.model.scores import sigmoid
 from conflictclf.train.config import TrainConfig
@@ -151,16 +151,33 @@ def save(out_dir: Path, config: TrainConfig, data: TrainData, fitted: Fitted, tu
 
 
 def export(out_dir: Path, splits: dict[str, list[Record]], log: Log) -> None:
-    """ONNX fp32 and checked int8 copies, with the verdict on int8 recorded in the model."""
-    from conflictclf.model.export import bundled_check_texts, export_checked
+    """ONNX fp32 and int8 copies; int8's own thresholds, and whether they or the checked int8
+    path make `auto`'s decisions (conflictclf.train.int8), recorded in the model."""
+    from conflictclf.model.export import export_checked
+    from conflictclf.train.int8 import tune_int8
 
     held_out = "test" if splits["test"] else "dev"
-    checks = {held_out: [r.text for r in splits[held_out]], **bundled_check_texts()}
+    labels = read_meta(out_dir)["labels"]
+    checks = {held_out: splits[held_out], **bundled_probes(labels)}
     log(f"exporting to ONNX (fp32 and int8), choosing the recheck margin on {len(splits['dev'])} dev sentences "
         f"and checking int8 decisions on {sum(map(len, checks.values()))} sentences ({', '.join(checks)})")
-    result = export_checked(out_dir, checks, tune_texts=[r.text for r in splits["dev"]],
+    result = export_checked(out_dir, {name: [r.text for r in recs] for name, recs in checks.items()},
+                            tune_texts=[r.text for r in splits["dev"]],
                             calibration_texts=[r.text for r in splits["train"]])
     log(result.summary())
+    config = read_meta(out_dir).get("config", {})
+    decision = tune_int8(out_dir, splits["dev"], checks, config.get("threshold_min", 0.1),
+                         config.get("threshold_max", 0.9))
+    log(decision.summary())
+
+
+def bundled_probes(labels: Sequence[str]) -> dict[str, list[Record]]:
+    """The bundled real-register probes, by set name, where their gold labels are all among
+    `labels` (a model trained on other labels cannot be scored on them)."""
+    from conflictclf.data.corpus import bundled_probe_files, read_jsonl
+
+    probes = {f"data/probe/{path.name}": read_jsonl(path) for path in bundled_probe_files()}
+    return {name: recs for name, recs in probes.items() if set(label_set(recs)) <= set(labels)}
 
 
 def predict(model, tokenizer, records: list[Record], config: TrainConfig) -> np.ndarray:
