@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from conflictclf.data import parquet_fit, tabular
+from conflictclf.data import tabular
 from conflictclf.data.files import atomic_write_text
 from conflictclf.data.records import jsonl_text
 from conflictclf.model.classifier import EventClassifier
@@ -93,6 +93,7 @@ def _parquet(parts: list[Path], tmp: Path, id_field: str, folder: bool) -> tuple
             writer.append(pq.ParquetWriter(tmp, table.schema))
         writer[0].write_table(table)
 
+    from conflictclf.data import parquet_fit  # pyarrow: only for Parquet output, not at start-up
     late = parquet_fit.assemble(files, sink, id_field)
     if writer:
         writer[0].close()

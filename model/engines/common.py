@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from conflictclf.data import parquet_fit, tabular
+from conflictclf.data import tabular
 from conflictclf.data.files import atomic_write_text
 from conflictclf.model.classifier import DEFAULT_BATCH_SIZE, WEIGHTS_FILE, EventClassifier, package_version
 from conflictclf.data.errors import InputError
@@ -144,6 +144,7 @@ def reserved_fields(segment: bool, fmt: str, labels: list[str]) -> frozenset[str
     if fmt == "csv":
         names |= set(tabular.output_columns(labels))
     if fmt == "parquet":
+        from conflictclf.data import parquet_fit  # pyarrow: only for Parquet output, not at start-up
         names |= {parquet_fit.FILE_COL, parquet_fit.LINE_COL}
     return frozenset(names)
 
@@ -214,6 +215,7 @@ def write_part(part: Path, fmt: str, labels: list[str], rows: Any) -> None:
     if fmt == "parquet":
         import pyarrow.parquet as pq
 
+        from conflictclf.data import parquet_fit  # pyarrow: only for Parquet output, not at start-up
         for table, path in zip(rows, parquet_fit.run_files(part, len(rows))):
             tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
             pq.write_table(table, tmp)

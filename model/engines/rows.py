@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from conflictclf.data import parquet_fit, tabular
+from conflictclf.data import tabular
 from conflictclf.data.records import clash_message, clashing_fields, reject, text_problem
 from conflictclf.data.segment import segment_text
 from conflictclf.model.classifier import EventClassifier, Prediction
@@ -90,6 +90,7 @@ def classify_part(clf: EventClassifier, good: list[Row], opts: BatchOptions, out
     counts = pending.counts | {"output_rows": len(rows)}
     if out_fmt != "parquet":
         return Part(rows, pending.rejects, counts)
+    from conflictclf.data import parquet_fit  # pyarrow: only for Parquet output, not at start-up
     tables, misfits = parquet_fit.rows_to_tables(rows, pending.origin, opts.id_field)
     counts["classified"] -= len(misfits)
     counts["output_rows"] = sum(t.num_rows for t in tables)
