@@ -84,7 +84,7 @@ def test_light_tokenizer_gives_the_transformers_ids(tiny_model):
     assert light.pad_token_id == AutoTokenizer.from_pretrained(tiny_model).pad_token_id
 
 
-def test_onnx_path_imports_neither_torch_nor_transformers(tiny_exported_model):
+def test_onnx_path_imports_neither_torch_nor_transformers_nor_pyarrow(tiny_exported_model):
     import subprocess
     import sys
 
@@ -94,9 +94,9 @@ def test_onnx_path_imports_neither_torch_nor_transformers(tiny_exported_model):
         f"sys.argv = ['conflictclf', 'classify', '--model', {str(tiny_exported_model)!r}, '--text', 'militia fired rockets',"
         " '--format', 'json']\n"
         "try:\n    app()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
-        "print('LOADED', 'torch' in sys.modules, 'transformers' in sys.modules)\n"
+        "print('LOADED', 'torch' in sys.modules, 'transformers' in sys.modules, 'pyarrow' in sys.modules)\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert '"labels"' in proc.stdout
-    assert "LOADED False False" in proc.stdout
+    assert "LOADED False False False" in proc.stdout  # pyarrow is for Parquet files only
