@@ -81,9 +81,18 @@ def check_pairs(pairs: list[tuple[str, str]], what: str) -> None:
     """Nothing to classify, a blank text or an article id given twice is the client's error."""
     if not pairs:
         raise InputError(f"{what} is empty: nothing to classify")
-    for k, (_, text) in enumerate(pairs):
+    for k, (src, text) in enumerate(pairs):
+        where = "text" if what == "text" else f"{what}[{k}]"
         if not text.strip():
-            raise InputError("text is empty" if what == "text" else f"{what}[{k}]: text is empty")
+            raise InputError(f"{where}: text is empty" if what != "text" else "text is empty")
+        for value in (src, text):
+            # JSON may escape half a UTF-16 pair ("\ud800"), which is no Unicode text: the
+            # tokenizer and the response's UTF-8 would both fail on it
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise InputError(f"{where}: holds {value[exc.start]!a}, half of a UTF-16 surrogate pair "
+                                 "(not valid Unicode text)") from None
     seen: set[str] = set()
     for src, _ in pairs if what == "articles" else ():
         if src in seen:
