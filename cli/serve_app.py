@@ -16,10 +16,10 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, model_validator
 
+from conflictclf.cli.serve_config import ServeConfig
 from conflictclf.data.errors import ConflictClfError, InputError
 from conflictclf.model.classifier import EventClassifier, package_version
 from conflictclf.model.engines.common import weights_hash
-from conflictclf.cli.serve_config import ServeConfig
 from conflictclf.model.serving import ClassifierService
 
 
@@ -48,7 +48,9 @@ class ClassifyIn(BaseModel):
         return self
 
 
-class Rationale(BaseModel):
+# RationaleOut and RecordOut only document the response in /docs: records are written by
+# SentenceResult.to_dict, as classify writes them (tests/test_serve.py checks the fields agree).
+class RationaleOut(BaseModel):
     start: int
     end: int
     text: str
@@ -65,7 +67,7 @@ class RecordOut(BaseModel):
     text: str
     labels: list[str]
     scores: dict[str, float]
-    rationales: dict[str, list[Rationale]] | None = Field(None, description="Only with explain=true.")
+    rationales: dict[str, list[RationaleOut]] | None = Field(None, description="Only with explain=true.")
 
 
 def pairs_of(body: ClassifyIn) -> tuple[list[tuple[str, str]], str]:

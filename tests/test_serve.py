@@ -126,6 +126,17 @@ def test_explain_gives_classify_rationales(server, clf):
     same_records(got, expected(clf, [("text", ARTICLE)], explain=True))
 
 
+def test_the_documented_record_is_the_record():
+    from dataclasses import fields
+
+    from conflictclf.cli.serve_app import RationaleOut, RecordOut
+    from conflictclf.model.articles import SentenceResult
+    from conflictclf.model.explain import Rationale
+
+    assert list(RecordOut.model_fields) == [f.name for f in fields(SentenceResult)]
+    assert list(RationaleOut.model_fields) == [f.name for f in fields(Rationale)]
+
+
 def test_model_and_health(server, clf, tiny_model):
     info = server["client"].get("/model").json()
     assert info["labels"] == LABELS and info["backend"] == "torch" and info["version"] == package_version()
