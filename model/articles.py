@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from conflictclf.data.segment import html_to_text, looks_like_html, segment_text
-from conflictclf.model.classifier import EventClassifier
-from conflictclf.data.errors import InputError
+from conflictclf.data.segment import Sentence, html_to_text, looks_like_html, segment_text
+from conflictclf.model.classifier import EventClassifier, Prediction
+from conflictclf.data.errors import InputError, ModelError
 from conflictclf.model.explain import Rationale
 
 
@@ -85,12 +85,23 @@ def pick_labels(spec: Sequence[str] | None, known: Sequence[str]) -> list[str]:
     return list(spec)
 
 
-def classify_texts(clf: EventClassifier, articles: Sequence[tuple[str, str]], threshold: float | None = None,
-                   labels: Sequence[str] | None = None, explain: bool = False) -> ArticlesResult:
-    """Segment every (source, text) pair, classify all sentences in one batched pass, keep the
-    asked-for `labels` (default: all), and with `explain` add each kept label's rationale."""
-    keep = pick_labels(labels, clf.labels)
-    units: list = []
+@dataclass(frozen=True)
+class SegmentedArticles:
+    """Articles cut into sentences, before any model has seen them."""
+
+    units: list[tuple[str, Sentence]]  # (source, sentence), articles in input order
+    sources: list[str]
+    markup: dict[str, int]
+    dropped: dict[str, int]
+
+    @property
+    def texts(self) -> list[str]:
+        return [s.text for _, s in self.units]
+
+
+def segment_articles(articles: Sequence[tuple[str, str]]) -> SegmentedArticles:
+    """Every (source, text) pair's sentences, and per source what segmentation left out."""
+    units: list[tuple[str, Sentence]] = []
     markup: dict[str, int] = {}
     dropped: dict[str, int] = {}
     for src, text in articles:
@@ -98,16 +109,37 @@ def classify_texts(clf: EventClassifier, articles: Sequence[tuple[str, str]], th
         units += [(src, s) for s in seg.sentences]
         markup[src] = markup.get(src, 0) + seg.markup
         dropped[src] = dropped.get(src, 0) + seg.dropped
-    preds = clf.predict([s.text for _, s in units], threshold)
+    return SegmentedArticles(units, [src for src, _ in articles], markup, dropped)
+
+
+def label_segmented(clf: EventClassifier, seg: SegmentedArticles, preds: Sequence[Prediction],
+                    labels: Sequence[str] | None = None, threshold: float | None = None,
+                    explain: bool = False) -> ArticlesResult:
+    """The records of segmented articles from `preds` (one per sentence, from `clf.predict`).
+
+    Split from `classify_texts` so that a caller may predict the sentences of many
+    requests in one pass (model/serving.py) and still build each one's records here."""
+    if len(preds) != len(seg.units):
+        raise ModelError(f"{len(seg.units)} sentences but {len(preds)} predictions")
+    keep = pick_labels(labels, clf.labels)
     shown = [([x for x in p.labels if x in keep], {k: p.scores[k] for k in keep}) for p in preds]
-    rats: list[dict[str, list[Rationale]] | None] = [None] * len(units)
+    rats: list[dict[str, list[Rationale]] | None] = [None] * len(seg.units)
     if explain:
         from conflictclf.model.explain import explain_labels
 
-        rats = list(explain_labels(clf, [s.text for _, s in units], [labs for labs, _ in shown], threshold))
+        rats = list(explain_labels(clf, seg.texts, [labs for labs, _ in shown], threshold))
     records = [SentenceResult(src, s.index, s.start, s.end, s.text, labs, scores, r)
-               for (src, s), (labs, scores), r in zip(units, shown, rats)]
-    return ArticlesResult(records, keep, [src for src, _ in articles], markup, dropped, explain)
+               for (src, s), (labs, scores), r in zip(seg.units, shown, rats)]
+    return ArticlesResult(records, keep, seg.sources, seg.markup, seg.dropped, explain)
+
+
+def classify_texts(clf: EventClassifier, articles: Sequence[tuple[str, str]], threshold: float | None = None,
+                   labels: Sequence[str] | None = None, explain: bool = False) -> ArticlesResult:
+    """Segment every (source, text) pair, classify all sentences in one batched pass, keep the
+    asked-for `labels` (default: all), and with `explain` add each kept label's rationale."""
+    keep = pick_labels(labels, clf.labels)  # an unknown label fails before the model runs
+    seg = segment_articles(articles)
+    return label_segmented(clf, seg, clf.predict(seg.texts, threshold), keep, threshold, explain)
 
 
 def classify_articles(clf: EventClassifier, articles: Sequence[tuple[str, str]],

@@ -176,6 +176,12 @@ CASES = [
     ("demo-bad-meta", ["demo", "-m", "{bad_meta}"], None),
     ("demo-bad-preset", ["demo", "-m", "{out}/m", "--preset", "huge"], "m"),
     ("demo-model-is-a-file", ["demo", "-m", "{records}"], None),
+    # serve: refused before it listens (a case that got further would not return)
+    ("serve-not-a-model", ["serve", "-m", "{not_a_model}", "--port", "0"], None),
+    ("serve-bad-meta", ["serve", "-m", "{bad_meta}", "--port", "0"], None),
+    ("serve-bad-backend", ["serve", "-m", "{model}", "--port", "0", "--backend", "gpu9"], None),
+    ("serve-port-out-of-range", ["serve", "-m", "{model}", "--port", "70000"], None),
+    ("serve-zero-body-limit", ["serve", "-m", "{model}", "--port", "0", "--max-body-bytes", "0"], None),
     # data validate / stats / import
     ("validate-missing", ["data", "validate", "{missing}"], None),
     ("validate-empty", ["data", "validate", "{empty}"], None),
