@@ -27,7 +27,7 @@ def classify_cli(
     fmt: str | None = typer.Option(None, "--format", "-f", help="table, json, jsonl, csv or html (one self-contained page). Default: table on a terminal, else jsonl."),
     threshold: float | None = typer.Option(None, "--threshold", min=0.0, max=1.0, help="One threshold for all labels instead of the tuned ones."),
     labels: str | None = typer.Option(None, "--labels", help="Comma-separated labels to report (default: all)."),
-    backend: str = typer.Option("auto", "--backend", help="auto, torch, bf16, onnx or onnx-int8."),
+    backend: str = typer.Option("auto", "--backend", help="auto (a visible GPU, else the CPU's fastest), torch, bf16, cuda-fp32, cuda-bf16, cuda-fp16, onnx or onnx-int8; only the cuda- ones use a GPU."),
     explain: bool = typer.Option(False, "--explain", help="Also give, for each label, the words that drove it (json/jsonl: `rationales`; table and html: underlined)."),
 ) -> None:
     """Split articles into sentences and label each one.

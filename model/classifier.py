@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib.metadata import version
@@ -28,6 +28,7 @@ from conflictclf.model.backends import (
     require_export,
     resolve_backend,
 )
+from conflictclf.model.batching import padded_batches
 from conflictclf.model.calibration import META_KEY as CALIBRATION_KEY, Calibration
 from conflictclf.data.errors import ModelError
 from conflictclf.model.modeldir import META_FILE, WEIGHTS_FILE, copy_model_files, read_meta, write_meta, \
@@ -132,7 +133,7 @@ class EventClassifier:
                                     thresholds, float(meta.get("export", {}).get("recheck_margin", INT8_RECHECK_MARGIN)),
                                     chosen)
         else:
-            engine = TorchBackend(load_torch_model(path), bf16=chosen == "bf16")
+            engine = TorchBackend(load_torch_model(path), chosen)
         return cls(tokenizer, engine, labels, thresholds, max_length=max_length, meta=meta, path=path,
                    calibration=Calibration.from_meta(meta, labels))
 
@@ -252,7 +253,9 @@ class EventClassifier:
             return
         # a short input is cut into smaller batches so that every worker gets one
         size = max(1, min(batch_size, math.ceil(len(rows) / engine.workers)))
-        batches = self._batches([texts[i] for i in rows], size)
+        # a GPU backend's token budget grows batches of short sentences (model/batching.py)
+        budget = getattr(engine, "token_budget", None)
+        batches = padded_batches(self.tokenizer, [texts[i] for i in rows], size, budget)
 
         def run(batch: tuple[np.ndarray, np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
             idx, ids, mask = batch
@@ -261,23 +264,6 @@ class EventClassifier:
         with ThreadPoolExecutor(engine.workers, thread_name_prefix="conflictclf") as pool:
             for idx, logits in (pool.map if engine.workers > 1 else map)(run, batches):
                 out[idx] = sigmoid(logits)
-
-    def _batches(self, texts: Sequence[str], batch_size: int) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """Length-sorted batches, each padded only to its own longest sentence."""
-        if not len(texts):
-            return
-        enc = self.tokenizer(texts)
-        order = np.argsort([len(x) for x in enc], kind="stable")
-        pad = self.tokenizer.pad_token_id
-        for start in range(0, len(order), batch_size):
-            idx = order[start:start + batch_size]
-            width = max(len(enc[i]) for i in idx)
-            ids = np.full((len(idx), width), pad, dtype=np.int64)
-            mask = np.zeros((len(idx), width), dtype=np.int64)
-            for row, i in enumerate(idx):
-                ids[row, :len(enc[i])] = enc[i]
-                mask[row, :len(enc[i])] = 1
-            yield idx, ids, mask
 
 
 def package_version() -> str:
