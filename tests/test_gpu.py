@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
+import subprocess
+import sys
 from dataclasses import asdict
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -268,3 +272,11 @@ def test_a_unit_records_the_backend_that_ran_it(tiny_model, tmp_path):
     counts = run_unit(clf, plan_units([src], 1 << 20)[0], BatchOptions(backend="torch"), tmp_path, "jsonl")
     assert counts["backend"] == "torch" and counts["read"] == 10
     assert json.loads((tmp_path / "done-000000.json").read_text())["backend"] == "torch"  # resumes keep it
+
+
+def test_the_gpu_benchmark_says_no_gpu_and_exits_2_on_a_cpu_machine():
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.run([sys.executable, str(root / "benchmarks" / "gpu.py")], capture_output=True, text=True,
+                          env={**os.environ, "CUDA_VISIBLE_DEVICES": ""}, timeout=300)
+    assert proc.returncode == 2, proc.stderr
+    assert "no CUDA GPU is visible to torch" in proc.stderr and "Traceback" not in proc.stderr

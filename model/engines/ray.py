@@ -147,6 +147,8 @@ def run_batch_ray(input_path: str | Path, output: str | Path, model: str | Path 
     total = sum(u["rows"] for u in units)
     if total == 0:
         raise InputError(f"{input_path}: the input holds no records")
+    if opts.gpus_per_worker:  # refuse a cluster without room for one GPU worker before writing anything
+        plan_workers(workers, 1, float(_connect(address).get("GPU", 0)), opts.gpus_per_worker, len(units))
     work = output.parent.resolve() / f".{output.name}.parts"
     key = run_key(files, opts, clf, fmt) | {"block_bytes": opts.block_bytes}
     if opts.gpus_per_worker:  # what the workers' cards pick is known only once they run
@@ -180,10 +182,7 @@ def _run_units(todo: list[Unit], work: Path, model_dir: str, opts: BatchOptions,
     import ray
     from ray.exceptions import RayActorError, RayTaskError
 
-    if not ray.is_initialized():
-        ray.init(address=address, num_cpus=None if address else os.cpu_count(), include_dashboard=False,
-                 log_to_driver=False, configure_logging=False)
-    resources = ray.cluster_resources()
+    resources = _connect(address)
     cpus = int(resources.get("CPU", 1))
     workers = plan_workers(workers, cpus, float(resources.get("GPU", 0)), opts.gpus_per_worker, len(todo))
     threads = max(1, cpus // workers)
@@ -222,6 +221,16 @@ def _run_units(todo: list[Unit], work: Path, model_dir: str, opts: BatchOptions,
         for actor in actors:
             ray.kill(actor)  # free the CPUs now, not when the driver exits
     return workers
+
+
+def _connect(address: str | None) -> dict[str, float]:
+    """Join the cluster at `address`, or start a local Ray, once; the cluster's resources."""
+    import ray
+
+    if not ray.is_initialized():
+        ray.init(address=address, num_cpus=None if address else os.cpu_count(), include_dashboard=False,
+                 log_to_driver=False, configure_logging=False)
+    return ray.cluster_resources()
 
 
 def _where(unit: Unit) -> str:
