@@ -102,7 +102,10 @@ def bf16_on_gpu() -> bool:
     as supported by default, runs slower than fp16 on the cards that lack it."""
     import torch
 
-    return bool(torch.cuda.is_bf16_supported(including_emulation=False))
+    try:
+        return bool(torch.cuda.is_bf16_supported(including_emulation=False))
+    except TypeError:  # torch before 2.4 has no such argument, and counts native support only
+        return bool(torch.cuda.is_bf16_supported())
 
 
 def gpu_visible() -> bool:

@@ -280,3 +280,8 @@ def test_the_gpu_benchmark_says_no_gpu_and_exits_2_on_a_cpu_machine():
                           env={**os.environ, "CUDA_VISIBLE_DEVICES": ""}, timeout=300)
     assert proc.returncode == 2, proc.stderr
     assert "no CUDA GPU is visible to torch" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_bf16_check_works_on_torch_without_the_emulation_argument(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: False)  # torch 2.2-2.3's signature
+    assert backends.bf16_on_gpu() is False
