@@ -87,6 +87,7 @@ class OneLineErrors(TyperGroup):
 
 
 # One description of --backend for every command that scores text.
-BACKEND_HELP = ("auto (the model's int8 copy where `train` found its decisions as good as fp32's, else the "
-                "fastest export that passed its check), torch (fp32), bf16, onnx (fp32), onnx-int8, or "
-                "onnx-int8-checked (int8, rechecked in fp32 near the thresholds: fp32's decisions).")
+BACKEND_HELP = ("auto (a visible GPU; else the model's int8 copy where `train` found its decisions as good as "
+                "fp32's, else the fastest export that passed its check), torch (fp32, CPU), bf16 (CPU), "
+                "cuda-fp32, cuda-bf16, cuda-fp16 (GPU), onnx (fp32), onnx-int8, or onnx-int8-checked (int8, "
+                "rechecked in fp32 near the thresholds: fp32's decisions).")

@@ -43,7 +43,8 @@ def batch_cli(
     threads: int | None = typer.Option(None, "--threads", min=1, help="CPU threads for the ONNX backends (default: all this process may use; local engine)."),
     engine: str = typer.Option("local", "--engine", help="local, or ray (a Ray cluster; pip install 'conflictclf\\[ray]')."),
     ray_address: str | None = typer.Option(None, "--ray-address", help="Join this Ray cluster; default: start a local Ray."),
-    workers: int | None = typer.Option(None, "--workers", min=1, help="Ray actors, each holding one model copy (default: CPUs / 2)."),
+    workers: int | None = typer.Option(None, "--workers", min=1, help="Ray actors, each holding one model copy (default: CPUs / 2, or with --gpus-per-worker as many as the GPUs hold)."),
+    gpus_per_worker: float = typer.Option(0.0, "--gpus-per-worker", help="Ray engine: GPUs each actor asks for (0.5: two share a card); the actors then run auto on their GPU. Default 0: CPUs only."),
     threshold: float | None = typer.Option(None, "--threshold", min=0.0, max=1.0, help="One threshold for all labels."),
     model: Path | None = typer.Option(None, "--model", "-m", help="Model directory. Default: $CONFLICTCLF_MODEL_DIR or the per-user model."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
@@ -54,12 +55,14 @@ def batch_cli(
     conflictclf batch news.jsonl labelled.parquet --text-field body --segment
 
     On Ray: conflictclf batch /shared/news/ /shared/out/labelled.parquet --engine ray --ray-address auto
+
+    On Ray with GPUs: conflictclf batch /shared/news/ /shared/out/labelled.parquet --engine ray --ray-address auto --gpus-per-worker 0.5
     """
     if engine not in ("local", "ray"):
         raise InputError(f"--engine {engine!r}: choose local or ray")
     opts = BatchOptions(text_field=text_field, id_field=id_field, segment=segment, long=long, batch_size=batch_size,
                         chunk_size=chunk_size, backend=backend, threshold=threshold, resume=resume,
-                        threads=threads, block_bytes=_bytes(block_size))
+                        threads=threads, block_bytes=_bytes(block_size), gpus_per_worker=gpus_per_worker)
     if engine == "ray":
         from conflictclf.model.engines.ray import run_batch_ray
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -13,7 +14,22 @@ import numpy as np
 from conflictclf.data.errors import ModelError
 from conflictclf.model.scores import logit
 
-BACKENDS = ("auto", "torch", "bf16", "onnx", "onnx-int8", "onnx-int8-checked")
+BACKENDS = ("auto", "torch", "bf16", "cuda-fp32", "cuda-bf16", "cuda-fp16", "onnx", "onnx-int8",
+            "onnx-int8-checked")
+# The torch backends and their weights' dtype. The name says the device: the "cuda-" ones run on
+# the GPU, "torch" (the fp32 reference) and "bf16" on the CPU, so a name fixes what ran.
+TORCH_DTYPES = {"torch": "float32", "bf16": "bfloat16", "cuda-fp32": "float32", "cuda-bf16": "bfloat16",
+                "cuda-fp16": "float16"}
+# Padded tokens per forward pass on a GPU; a batch holds at least `batch_size` sentences and
+# more while they fit. Length-sorted short sentences then go hundreds to a batch: a GPU runs a
+# batch of 32 short rows in about the time of one of 256 (it is launch- not compute-bound
+# there), while CPU time grows with the tokens, so the CPU keeps its fixed 32. 32k tokens of a
+# base-size encoder in half precision need well under 2 GB of activations, which any CUDA card
+# that holds the model has; not tuned on a card (nothing was measured on a GPU yet).
+CUDA_TOKEN_BUDGET = 32768
+# Files a GPU driver creates (NVIDIA, AMD ROCm). Where none exists on Linux, `auto` knows no
+# GPU is visible without importing torch, which costs 1-2 s of a short `classify` run.
+GPU_DRIVER_FILES = ("/proc/driver/nvidia/version", "/dev/nvidiactl", "/dev/kfd")
 ONNX_FILE = "onnx/model.onnx"
 ONNX_INT8_FILE = "onnx/model-int8.onnx"
 # int8 decisions within this distance (in logits) of a label's threshold are recomputed in
@@ -35,20 +51,31 @@ class Backend(Protocol):
     name: str
     # how many batches the caller may run at once, each in its own thread
     workers: int
+    # padded tokens a batch may grow to beyond `batch_size` sentences; None: batch_size exactly.
+    # Optional for backends from elsewhere (read with getattr): they get batch_size.
+    token_budget: int | None
 
     def __call__(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray: ...
 
 
 class TorchBackend:
-    def __init__(self, model, bf16: bool = False) -> None:
+    """The model in torch, on the device and in the dtype its backend name says (TORCH_DTYPES)."""
+
+    def __init__(self, model, name: str = "torch") -> None:
         import torch
 
+        if name not in TORCH_DTYPES:
+            raise ModelError(f"{name!r} is not a torch backend (choose from {', '.join(TORCH_DTYPES)})")
+        on_gpu = name.startswith("cuda-")
+        if on_gpu:
+            require_gpu(name)
         self._torch = torch
-        self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        self.dtype = torch.bfloat16 if bf16 else torch.float32
+        self.name = name
+        self.device = torch.device("cuda" if on_gpu else "cpu")
+        self.dtype = getattr(torch, TORCH_DTYPES[name])
         self.model = model.to(self.device, dtype=self.dtype).eval()
-        self.name = "bf16" if bf16 else "torch"
-        self.workers = 1  # torch already spreads each operation over its intra-op threads
+        self.workers = 1  # torch already spreads each operation over its intra-op threads (or the GPU)
+        self.token_budget = CUDA_TOKEN_BUDGET if on_gpu else None
 
     def __call__(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
         torch = self._torch
@@ -58,6 +85,39 @@ class TorchBackend:
                 attention_mask=torch.from_numpy(attention_mask).to(self.device),
             )
         return out.logits.float().cpu().numpy()
+
+
+def require_gpu(name: str) -> None:
+    """Refuse a cuda- backend torch cannot run here, with what to use instead."""
+    import torch
+
+    if not torch.cuda.is_available():
+        raise ModelError(f"backend {name}: torch sees no CUDA GPU here (CUDA build of torch and a driver needed); "
+                         "use --backend auto, which runs on the CPU when no GPU is visible")
+    if name == "cuda-bf16" and not bf16_on_gpu():
+        raise ModelError("backend cuda-bf16: this GPU has no native bfloat16; use cuda-fp16 (or auto)")
+
+
+def bf16_on_gpu() -> bool:
+    """Native bfloat16 on the current GPU (Ampere and newer). Emulated bf16, which torch counts
+    as supported by default, runs slower than fp16 on the cards that lack it."""
+    import torch
+
+    try:
+        return bool(torch.cuda.is_bf16_supported(including_emulation=False))
+    except TypeError:  # torch before 2.4 has no such argument, and counts native support only
+        return bool(torch.cuda.is_bf16_supported())
+
+
+def gpu_visible() -> bool:
+    """Whether torch sees a CUDA (or ROCm) GPU; asked without importing torch where possible."""
+    if os.environ.get("CUDA_VISIBLE_DEVICES") in ("", "-1") or sys.platform == "darwin":
+        return False  # devices hidden, or macOS (no CUDA)
+    if sys.platform.startswith("linux") and not any(os.path.exists(f) for f in GPU_DRIVER_FILES):
+        return False
+    import torch
+
+    return bool(torch.cuda.is_available())
 
 
 class OnnxBackend:
@@ -84,6 +144,7 @@ class OnnxBackend:
         except Exception as exc:  # onnxruntime raises its own untyped errors
             raise ModelError(f"{path}: cannot load ONNX model ({str(exc).splitlines()[0]})") from None
         self.name, self.workers = name, max(1, workers)
+        self.token_budget: int | None = None  # CPU only: batches of batch_size
 
     def __call__(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
         return self.session.run(["logits"], {"input_ids": input_ids, "attention_mask": attention_mask})[0]
@@ -108,6 +169,7 @@ class CheckedBackend:
     def __init__(self, fast: Backend, load_exact: Callable[[], Backend], thresholds: np.ndarray, margin: float,
                  name: str) -> None:
         self.fast, self.name, self.workers = fast, name, fast.workers
+        self.token_budget: int | None = None  # its fast backend is a CPU one
         self.threshold_logits, self.margin = logit(np.asarray(thresholds, dtype=np.float64)), margin
         self._load_exact = load_exact
         self._exact: Future[Backend] | None = None
@@ -148,10 +210,12 @@ def available_cpus() -> int:
         return os.cpu_count() or 1
 
 
-def resolve_backend(backend: str, path: Path, meta: dict[str, Any] | None = None) -> str:
-    """`auto`: the model's int8 ONNX copy making its own decisions where `train` found them
-    as good as fp32's (`export.int8_decides`), else the checked int8 copy where its
-    agreement check passed (`export.int8_used`), else fp32 ONNX if exported, else fp32 torch.
+def resolve_backend(backend: str, path: Path, meta: dict[str, Any] | None = None, gpu: bool = True) -> str:
+    """`auto`: torch on the GPU where one is visible (and `gpu` allows it), in bf16 where the
+    card has it natively, else fp16. Otherwise, on the CPU: the model's int8 ONNX copy making
+    its own decisions where `train` found them as good as fp32's (`export.int8_decides`), else
+    the checked int8 copy where its agreement check passed (`export.int8_used`), else fp32
+    ONNX if exported, else fp32 torch.
 
     No verdict is no pass: an int8 copy written without a check runs only when asked for by
     name; `conflictclf export --int8` records one.
@@ -161,6 +225,8 @@ def resolve_backend(backend: str, path: Path, meta: dict[str, Any] | None = None
     """
     if backend != "auto":
         return backend
+    if gpu and gpu_visible():
+        return "cuda-bf16" if bf16_on_gpu() else "cuda-fp16"
     if not (path / ONNX_FILE).is_file():
         return "torch"
     export = (meta or {}).get("export") or {}

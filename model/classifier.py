@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib.metadata import version
@@ -29,6 +29,7 @@ from conflictclf.model.backends import (
     require_export,
     resolve_backend,
 )
+from conflictclf.model.batching import padded_batches
 from conflictclf.model.calibration import META_KEY as CALIBRATION_KEY, Calibration
 from conflictclf.data.errors import ModelError
 from conflictclf.model.modeldir import META_FILE, WEIGHTS_FILE, copy_model_files, read_meta, write_meta, \
@@ -137,7 +138,7 @@ class EventClassifier:
                                     thresholds, float(meta.get("export", {}).get("recheck_margin", INT8_RECHECK_MARGIN)),
                                     chosen)
         else:
-            engine = TorchBackend(load_torch_model(path), bf16=chosen == "bf16")
+            engine = TorchBackend(load_torch_model(path), chosen)
         clf = cls(tokenizer, engine, labels, thresholds, max_length=max_length, meta=meta, path=path,
                   calibration=calibration)
         clf._loaded = (list(thresholds), calibration)
@@ -215,8 +216,9 @@ class EventClassifier:
 
     def _current_meta(self) -> dict[str, Any]:
         meta = copy.deepcopy(self.meta)
-        if (self._loaded is not None and list(self.raw_thresholds) == self._loaded[0]
-                and _same_calibration(self.calibration, self._loaded[1])):
+        if self._loaded is not None and list(self.raw_thresholds) == self._loaded[0] and (
+                self.calibration is self._loaded[1] or (self.calibration is not None and self._loaded[1] is not None
+                                                        and self.calibration.same_map(self._loaded[1]))):
             return meta  # as loaded: the stored fp32 and int8 decisions still describe it
         thresholds = {lab: float(t) for lab, t in zip(self.labels, self.raw_thresholds)}
         if thresholds != meta.get("thresholds"):
@@ -262,7 +264,9 @@ class EventClassifier:
             return
         # a short input is cut into smaller batches so that every worker gets one
         size = max(1, min(batch_size, math.ceil(len(rows) / engine.workers)))
-        batches = self._batches([texts[i] for i in rows], size)
+        # a GPU backend's token budget grows batches of short sentences (model/batching.py)
+        budget = getattr(engine, "token_budget", None)
+        batches = padded_batches(self.tokenizer, [texts[i] for i in rows], size, budget)
 
         def run(batch: tuple[np.ndarray, np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
             idx, ids, mask = batch
@@ -271,23 +275,6 @@ class EventClassifier:
         with ThreadPoolExecutor(engine.workers, thread_name_prefix="conflictclf") as pool:
             for idx, logits in (pool.map if engine.workers > 1 else map)(run, batches):
                 out[idx] = sigmoid(logits)
-
-    def _batches(self, texts: Sequence[str], batch_size: int) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """Length-sorted batches, each padded only to its own longest sentence."""
-        if not len(texts):
-            return
-        enc = self.tokenizer(texts)
-        order = np.argsort([len(x) for x in enc], kind="stable")
-        pad = self.tokenizer.pad_token_id
-        for start in range(0, len(order), batch_size):
-            idx = order[start:start + batch_size]
-            width = max(len(enc[i]) for i in idx)
-            ids = np.full((len(idx), width), pad, dtype=np.int64)
-            mask = np.zeros((len(idx), width), dtype=np.int64)
-            for row, i in enumerate(idx):
-                ids[row, :len(enc[i])] = enc[i]
-                mask[row, :len(enc[i])] = 1
-            yield idx, ids, mask
 
 
 def _decision(meta: dict[str, Any], labels: Sequence[str], backend: str) -> tuple[list[float], Calibration | None]:
@@ -302,10 +289,6 @@ def _decision(meta: dict[str, Any], labels: Sequence[str], backend: str) -> tupl
         raise ModelError("corrupt int8 thresholds in model metadata (export.int8)") from None
     block = own.get("calibration")
     return thresholds, None if block is None else Calibration.from_meta({CALIBRATION_KEY: block}, labels)
-
-
-def _same_calibration(a: Calibration | None, b: Calibration | None) -> bool:
-    return (a is None and b is None) or (a is not None and b is not None and a.same_map(b))
 
 
 def package_version() -> str:

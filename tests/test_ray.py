@@ -192,3 +192,16 @@ def test_ray_fields_that_vary_row_to_row_keep_their_columns(tiny_model, tmp_path
     check_mixed(recs, read_output(out), fmt)
     if fmt == "csv":  # every part carries the one joined header, so the folder reads as one table
         assert len({f.read_text().splitlines()[0] for f in out.iterdir()}) == 1
+
+
+def test_ray_workers_record_their_backend_and_gpu_workers_need_gpus(tiny_model, tmp_path, local_ray):
+    from conflictclf.model.engines.ray import run_batch_ray
+
+    src = make_jsonl(tmp_path / "in.jsonl", n=30)
+    run_batch_ray(src, tmp_path / "out.jsonl", tiny_model, BatchOptions(backend="torch", block_bytes=600), workers=2)
+    manifest = json.loads((tmp_path / "out.jsonl.manifest.json").read_text())
+    assert manifest["model"]["backend"] == "torch" and manifest["options"]["gpus_per_worker"] == 0.0
+    # this local Ray has no GPU: refused before any actor waits forever for one, and before any work is written
+    with pytest.raises(InputError, match="the Ray cluster has 0 GPUs"):
+        run_batch_ray(src, tmp_path / "gpu.jsonl", tiny_model, BatchOptions(gpus_per_worker=0.5), workers=1)
+    assert sorted(p.name for p in tmp_path.iterdir() if "gpu" in p.name) == []

@@ -36,8 +36,10 @@ SCHEMA_REJECTS = "rejects-schema.jsonl"
 
 def finish(work: Path, done: dict[int, dict[str, Any]], output: Path, clf: EventClassifier, opts: BatchOptions,
            summary: BatchSummary, start: float, engine: str, folder: bool,
-           extra: dict[str, Any] | None = None) -> BatchSummary:
-    """Assemble, move the rows assembly rejected out of the counts, write the manifest, drop the work folder."""
+           extra: dict[str, Any] | None = None, backend: str | None = None) -> BatchSummary:
+    """Assemble, move the rows assembly rejected out of the counts, write the manifest, drop the work folder.
+
+    `backend`: the backend the rows were classified with, where not `clf`'s (see write_manifest)."""
     fmt = tabular.file_format(output)
     late, dropped = assemble(work, done, fmt, clf.labels, output, opts.id_field, folder)
     summary.rejected += len(late)
@@ -45,7 +47,7 @@ def finish(work: Path, done: dict[int, dict[str, Any]], output: Path, clf: Event
     summary.output_rows -= dropped
     summary.output, summary.rejects = str(output), str(rejects_path(output))
     summary.seconds = time.time() - start
-    summary.manifest = str(write_manifest(output, clf, opts, summary, engine=engine, extra=extra))
+    summary.manifest = str(write_manifest(output, clf, opts, summary, engine=engine, extra=extra, backend=backend))
     shutil.rmtree(work, ignore_errors=True)
     return summary
 

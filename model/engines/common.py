@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import shutil
 import time
@@ -51,6 +52,9 @@ class BatchOptions:
     resume: bool = False
     threads: int | None = None  # CPU threads for the ONNX backends; None: every CPU available
     block_bytes: int = DEFAULT_BLOCK_BYTES  # Ray engine only
+    # Ray engine only: GPUs each worker actor asks Ray for (0.5: two workers share a card); with
+    # any, workers run `auto` on their GPU. 0: workers run on CPUs, even on GPU nodes.
+    gpus_per_worker: float = 0.0
 
     def check(self) -> None:
         """Refuse option values the engines cannot use, before anything is read or written."""
@@ -64,6 +68,12 @@ class BatchOptions:
             raise InputError(f"threads {self.threads!r}: give a whole number of at least 1")
         if self.threshold is not None and not 0.0 <= self.threshold <= 1.0:
             raise InputError(f"threshold {self.threshold!r}: give a number from 0 to 1")
+        gpus = self.gpus_per_worker
+        # Ray takes fractions of one GPU, or whole GPUs: 1.5 is refused by Ray itself
+        if isinstance(gpus, bool) or not isinstance(gpus, (int, float)) or not math.isfinite(gpus) or gpus < 0 \
+                or (gpus > 1 and not float(gpus).is_integer()):
+            raise InputError(f"--gpus-per-worker {gpus!r}: give 0, a fraction of one GPU (such as 0.5) "
+                             "or a whole number")
 
 
 @dataclass
@@ -261,12 +271,13 @@ def weights_hash(model_dir: Path) -> str:
 
 
 def write_manifest(output: Path, clf: EventClassifier, opts: BatchOptions, summary: BatchSummary, engine: str,
-                   extra: dict[str, Any] | None = None) -> Path:
+                   extra: dict[str, Any] | None = None, backend: str | None = None) -> Path:
+    """`backend`: what classified the rows, where that is not `clf`'s (Ray workers on GPUs)."""
     manifest = {
         "output": str(output),
         "rejects": str(rejects_path(output)),
         "engine": engine,
-        "model": {"path": str(clf.path), "sha256": weights_hash(clf.path), "backend": clf.backend.name,
+        "model": {"path": str(clf.path), "sha256": weights_hash(clf.path), "backend": backend or clf.backend.name,
                   "labels": clf.labels, "thresholds": dict(zip(clf.labels, map(float, clf.thresholds))),
                   "max_length": clf.max_length},
         "threshold_override": opts.threshold,

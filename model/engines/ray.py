@@ -17,6 +17,11 @@ or the block size. Each unit commits its part files and then a done file
 OUTPUT is then a folder of the parts (empty ones left out), in unit order (`assemble.py`;
 CSV parts all get one header); rejects a folder at OUTPUT.rejects.jsonl. Every node must see the model directory, the inputs
 and the output's parent at the same path (shared or object storage).
+
+GPUs: with `--gpus-per-worker G` each actor asks Ray for G GPUs (0.5: two actors share a
+card) and runs `auto` there, which picks torch on its GPU in bf16 or fp16 by the card; each
+unit's done file says which ran, and the manifest names them. Without, the actors run the
+CPU backend the driver resolves, even on GPU nodes: Ray gave them no GPU.
 """
 
 from __future__ import annotations
@@ -25,17 +30,19 @@ import os
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
 from conflictclf.data import tabular
 from conflictclf.data.ranges import Unit, plan_units
+from conflictclf.model.backends import BACKENDS, resolve_backend
 from conflictclf.model.engines.assemble import finish
 from conflictclf.model.engines.common import BatchOptions, BatchSummary, open_work, plan_inputs, run_key
 from conflictclf.model.engines.rows import check_fields
 from conflictclf.model.engines.units import run_unit
-from conflictclf.data.errors import ConflictClfError, InputError
+from conflictclf.data.errors import ConflictClfError, InputError, ModelError
+from conflictclf.model.modeldir import read_meta
 from conflictclf.model.paths import default_model_dir
 
 INSTALL_HINT = "the ray engine needs Ray: pip install 'conflictclf[ray]'"
@@ -58,10 +65,62 @@ class _UnitWorker:
         torch.set_num_threads(threads)
         self.opts = BatchOptions(**opts)
         self.work, self.out_fmt = Path(work), out_fmt
-        self.clf = EventClassifier.from_pretrained(model_dir, backend=self.opts.backend, threads=threads)
+        # A load error is raised by run(), which the driver reports as one line; raised here, it
+        # would only say that the actor died.
+        self.problem: str | None = None
+        try:
+            self.clf = EventClassifier.from_pretrained(model_dir, backend=self.opts.backend, threads=threads)
+        except ConflictClfError as exc:
+            self.problem = str(exc)
+            return
+        if self.opts.gpus_per_worker and not self.clf.backend.name.startswith("cuda-"):
+            self.problem = (f"a worker given {self.opts.gpus_per_worker:g} GPU by Ray would run {self.clf.backend.name} "
+                            "on its CPU: torch sees no CUDA GPU there (a CUDA build of torch is needed on GPU nodes)")
 
     def run(self, unit: Unit) -> dict[str, Any]:
+        if self.problem:
+            raise ModelError(self.problem)
         return run_unit(self.clf, unit, self.opts, self.work, self.out_fmt)
+
+
+def backends_for(opts: BatchOptions, model_dir: Path) -> tuple[str, str]:
+    """(the driver's backend, the workers') for a Ray run.
+
+    Without GPUs per worker both are `opts.backend` as resolved for the CPU, even where the
+    driver or the nodes have GPUs: Ray gives the workers none. With GPUs, the workers resolve
+    `auto` on their own card (bf16 or fp16); the driver, which may have no GPU, loads the
+    model on the CPU only for its labels and an early check of the directory.
+    """
+    if opts.backend not in BACKENDS:
+        return opts.backend, opts.backend  # from_pretrained refuses it, naming the choices
+    gpus = opts.gpus_per_worker
+    cpu_choice = resolve_backend("auto" if gpus else opts.backend, model_dir, read_meta(model_dir), gpu=False)
+    if not gpus and cpu_choice.startswith("cuda-"):
+        raise InputError(f"--backend {cpu_choice} runs on a GPU: give --gpus-per-worker (1, or 0.5 to share a card)")
+    if gpus and opts.backend != "auto" and not opts.backend.startswith("cuda-"):
+        raise InputError(f"--gpus-per-worker {gpus:g} with --backend {opts.backend}, which runs on the CPU: "
+                         "use auto or a cuda- backend")
+    return cpu_choice, (opts.backend if gpus else cpu_choice)
+
+
+def plan_workers(requested: int | None, cpus: int, gpus: float, gpus_per_worker: float, units: int) -> int:
+    """How many actors: as asked, by default one per two CPUs or, with GPUs per worker, as many
+    as the cluster's GPUs hold; never more than there are units. More GPU workers than the GPUs
+    hold is refused: an actor Ray cannot place would keep its queued units forever."""
+    if not gpus_per_worker:
+        return max(1, min(requested or max(1, cpus // 2), units))
+    room = int(gpus / gpus_per_worker + 1e-9)  # 1 / 0.1 is 9.999...
+    if room < 1 or (requested or 0) > room:
+        asked = f"--workers {requested} with " if requested else ""
+        raise InputError(f"{asked}--gpus-per-worker {gpus_per_worker:g}: the Ray cluster has {gpus:g} GPUs "
+                         f"(room for {room} such workers)")
+    return max(1, min(requested or room, units))
+
+
+def actor_options(cpus: int, workers: int, gpus_per_worker: float) -> dict[str, Any]:
+    """Ray resources and fault tolerance of each worker actor: the CPUs shared out, its GPUs."""
+    return {"num_cpus": max(0.1, cpus / workers), "num_gpus": gpus_per_worker, "max_restarts": MAX_RESTARTS,
+            "max_task_retries": MAX_TASK_RETRIES}
 
 
 def run_batch_ray(input_path: str | Path, output: str | Path, model: str | Path | None = None,
@@ -81,14 +140,20 @@ def run_batch_ray(input_path: str | Path, output: str | Path, model: str | Path 
     model_dir = str(Path(model).expanduser().resolve() if model else default_model_dir())
     from conflictclf.model.classifier import EventClassifier
 
-    clf = EventClassifier.from_pretrained(model_dir, backend=opts.backend)  # fail fast, and for the manifest
+    driver_backend, worker_backend = backends_for(opts, Path(model_dir))
+    clf = EventClassifier.from_pretrained(model_dir, backend=driver_backend)  # fail fast, and for the manifest
     check_fields(files, opts, fmt, clf.labels)
     units = plan_units([f.resolve() for f in files], opts.block_bytes)
     total = sum(u["rows"] for u in units)
     if total == 0:
         raise InputError(f"{input_path}: the input holds no records")
+    if opts.gpus_per_worker:  # refuse a cluster without room for one GPU worker before writing anything
+        plan_workers(workers, 1, float(_connect(address).get("GPU", 0)), opts.gpus_per_worker, len(units))
     work = output.parent.resolve() / f".{output.name}.parts"
-    done = open_work(work, run_key(files, opts, clf, fmt) | {"block_bytes": opts.block_bytes}, opts.resume, units)
+    key = run_key(files, opts, clf, fmt) | {"block_bytes": opts.block_bytes}
+    if opts.gpus_per_worker:  # what the workers' cards pick is known only once they run
+        key["backend"] = f"{opts.backend} on workers with {opts.gpus_per_worker:g} GPU"
+    done = open_work(work, key, opts.resume, units)
     summary = BatchSummary(resumed_chunks=len(done), inputs=[str(f) for f in files])
     for counts in done.values():
         summary.add(counts)
@@ -97,7 +162,8 @@ def run_batch_ray(input_path: str | Path, output: str | Path, model: str | Path 
     todo = [u for u in units if u["k"] not in done]
     n_workers = 0
     if todo:
-        n_workers = _run_units(todo, work, model_dir, opts, fmt, address, workers, done, summary,
+        n_workers = _run_units(todo, work, model_dir, replace(opts, backend=worker_backend), fmt, address, workers,
+                               done, summary,
                                lambda: on_progress(summary.read, total) if on_progress else None)
     extra = {"ray": {"units": len(units), "resumed_units": len(done) - len(todo), "block_bytes": opts.block_bytes,
                      "workers": n_workers,
@@ -105,8 +171,9 @@ def run_batch_ray(input_path: str | Path, output: str | Path, model: str | Path 
                      "unit_peak_rss_mb": [done[u["k"]].get("peak_rss_mb") for u in units],
                      "unit_rss_mb": [done[u["k"]].get("rss_mb") for u in units],
                      "unit_worker_pid": [done[u["k"]].get("pid") for u in units]}}
+    ran = sorted({c["backend"] for c in done.values() if c.get("backend")})  # older done files lack it
     return finish(work, done, output, clf, opts, summary, start, engine=f"ray ({n_workers} workers)",
-                  folder=True, extra=extra)
+                  folder=True, extra=extra, backend=", ".join(ran) or None)
 
 
 def _run_units(todo: list[Unit], work: Path, model_dir: str, opts: BatchOptions, fmt: str, address: str | None,
@@ -115,14 +182,11 @@ def _run_units(todo: list[Unit], work: Path, model_dir: str, opts: BatchOptions,
     import ray
     from ray.exceptions import RayActorError, RayTaskError
 
-    if not ray.is_initialized():
-        ray.init(address=address, num_cpus=None if address else os.cpu_count(), include_dashboard=False,
-                 log_to_driver=False, configure_logging=False)
-    cpus = int(ray.cluster_resources().get("CPU", 1))
-    workers = min(workers or max(1, cpus // 2), len(todo))
+    resources = _connect(address)
+    cpus = int(resources.get("CPU", 1))
+    workers = plan_workers(workers, cpus, float(resources.get("GPU", 0)), opts.gpus_per_worker, len(todo))
     threads = max(1, cpus // workers)
-    remote = ray.remote(_UnitWorker).options(num_cpus=max(0.1, cpus / workers), max_restarts=MAX_RESTARTS,
-                                             max_task_retries=MAX_TASK_RETRIES)
+    remote = ray.remote(_UnitWorker).options(**actor_options(cpus, workers, opts.gpus_per_worker))
     args = (model_dir, asdict(opts), threads, str(work), fmt)
     actors = [remote.remote(*args) for _ in range(workers)]
     queue = deque(todo)
@@ -157,6 +221,16 @@ def _run_units(todo: list[Unit], work: Path, model_dir: str, opts: BatchOptions,
         for actor in actors:
             ray.kill(actor)  # free the CPUs now, not when the driver exits
     return workers
+
+
+def _connect(address: str | None) -> dict[str, float]:
+    """Join the cluster at `address`, or start a local Ray, once; the cluster's resources."""
+    import ray
+
+    if not ray.is_initialized():
+        ray.init(address=address, num_cpus=None if address else os.cpu_count(), include_dashboard=False,
+                 log_to_driver=False, configure_logging=False)
+    return ray.cluster_resources()
 
 
 def _where(unit: Unit) -> str:

@@ -67,6 +67,7 @@ def run_unit(clf: EventClassifier, unit: Unit, opts: BatchOptions, work: Path, o
     counts["peak_rss_mb"] = round(_peak_rss_mb(), 1)
     counts["rss_mb"] = _rss_mb()
     counts["pid"] = os.getpid()  # which worker ran it (a restarted worker has a new pid)
+    counts["backend"] = clf.backend.name  # a GPU worker resolves `auto` itself (bf16 or fp16 by its card)
     commit_unit(work, k, counts)
     return counts
 
