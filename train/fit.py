@@ -121,15 +121,13 @@ def _dev_metrics(config: TrainConfig, labels: list[str]) -> Callable[[Any], dict
     return compute_metrics
 
 
-def _dataset(records: list[Record], labels: list[str], tokenizer, max_length: int):
-    from datasets import Dataset
-
-    ds = Dataset.from_dict({
-        "text": [r.text for r in records],
-        "labels": multi_hot([r.labels for r in records], labels).tolist(),
-    })
-    return ds.map(lambda b: tokenizer(b["text"], truncation=True, max_length=max_length),
-                  batched=True, remove_columns=["text"], keep_in_memory=True)
+def _dataset(records: list[Record], labels: list[str], tokenizer, max_length: int) -> list[dict]:
+    """One tokenised example per record, padded later by the collator. A plain list is all the
+    Trainer needs (it asks for len() and [i]); the `datasets` package and its pandas stayed
+    out of the install for this one call."""
+    encoded = tokenizer([r.text for r in records], truncation=True, max_length=max_length)
+    targets = multi_hot([r.labels for r in records], labels).tolist()
+    return [{**{key: values[i] for key, values in encoded.items()}, "labels": targets[i]} for i in range(len(records))]
 
 
 def use_bf16(setting: str) -> bool:

