@@ -176,6 +176,10 @@ CASES = [
     ("demo-bad-meta", ["demo", "-m", "{bad_meta}"], None),
     ("demo-bad-preset", ["demo", "-m", "{out}/m", "--preset", "huge"], "m"),
     ("demo-model-is-a-file", ["demo", "-m", "{records}"], None),
+    # download: refused before the per-user folder is looked at (the wheels themselves: test_basemodels)
+    ("download-bad-preset", ["download", "huge"], None),
+    ("download-from-missing", ["download", "--from", "{missing}"], None),
+    ("download-from-a-file", ["download", "fast", "--from", "{binary}"], None),
     # data validate / stats / import
     ("validate-missing", ["data", "validate", "{missing}"], None),
     ("validate-empty", ["data", "validate", "{empty}"], None),

