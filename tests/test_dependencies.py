@@ -50,6 +50,9 @@ def _imported(folders: list[str]) -> set[str]:
                     names.update(a.name.split(".")[0] for a in node.names)
                 elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                     names.add(node.module.split(".")[0])
+                elif (isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "importorskip"
+                      and node.args and isinstance(node.args[0], ast.Constant)):
+                    names.add(str(node.args[0].value).split(".")[0])  # pytest.importorskip("httpx")
     return {n for n in names if n not in sys.stdlib_module_names and n not in {"conflictclf", "tests", "__future__"}}
 
 
