@@ -5,7 +5,8 @@ from __future__ import annotations
 import typer
 
 from conflictclf.cli._util import OneLineErrors
-from conflictclf.cli import batch, calibrate, classify, data, demo, evaluate, export, report, review, serve, train
+from conflictclf.cli import batch, calibrate, classify, data, demo, download, evaluate, export, report, review, serve, \
+    train
 
 app = typer.Typer(
     name="conflictclf",
@@ -23,6 +24,7 @@ app.command("batch")(batch.batch_cli)
 app.command("report")(report.report_cli)
 app.command("export")(export.export_cli)
 app.command("demo")(demo.demo_cli)
+app.command("download")(download.download_cli)
 app.command("calibrate")(calibrate.calibrate_cli)
 app.command("review")(review.review_cli)
 app.command("serve")(serve.serve_cli)

@@ -324,3 +324,14 @@ def check_drift_output(table, rejects, n=60):
     rows = {r["id"]: r for r in table.to_pylist()}
     assert rows[0]["source"] is None and rows[41]["source"] == "wire" and rows[50]["meta"] == {"k": 1.5}
     assert not any(c.startswith("__") for c in table.column_names)
+
+
+def real_base(name: str) -> Path:
+    """The real packaged base encoder `name`, as `conflictclf download` leaves it. Tests never
+    download: CI runs `conflictclf download all` first; elsewhere a missing base fails here."""
+    from conflictclf.train.basemodels import BASES, base_models_dir
+
+    folder = base_models_dir() / name
+    if not BASES[name].is_unpacked(folder):
+        pytest.fail(f"{name} is not in {base_models_dir()}: run `conflictclf download all` before the slow tests")
+    return folder

@@ -142,7 +142,7 @@ def test_version_is_the_installed_distribution_and_runs_no_command():
 
 
 @pytest.mark.parametrize("command", ["train", "evaluate", "classify", "batch", "report", "review", "calibrate",
-                                     "export", "demo", "data"])
+                                     "export", "demo", "download", "data"])
 def test_every_command_has_help(command):
     result = runner.invoke(app, [command, "--help"], env={"COLUMNS": "200"})
     assert result.exit_code == 0 and "Usage" in result.output

@@ -182,6 +182,10 @@ CASES = [
     ("serve-bad-backend", ["serve", "-m", "{model}", "--port", "0", "--backend", "gpu9"], None),
     ("serve-port-out-of-range", ["serve", "-m", "{model}", "--port", "70000"], None),
     ("serve-zero-body-limit", ["serve", "-m", "{model}", "--port", "0", "--max-body-bytes", "0"], None),
+    # download: refused before the per-user folder is looked at (the wheels themselves: test_basemodels)
+    ("download-bad-preset", ["download", "huge"], None),
+    ("download-from-missing", ["download", "--from", "{missing}"], None),
+    ("download-from-a-file", ["download", "fast", "--from", "{binary}"], None),
     # data validate / stats / import
     ("validate-missing", ["data", "validate", "{missing}"], None),
     ("validate-empty", ["data", "validate", "{empty}"], None),

