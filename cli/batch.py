@@ -47,6 +47,9 @@ def batch_cli(
     gpus_per_worker: float = typer.Option(0.0, "--gpus-per-worker", help="Ray engine: GPUs each actor asks for (0.5: two share a card); the actors then run auto on their GPU. Default 0: CPUs only."),
     threshold: float | None = typer.Option(None, "--threshold", min=0.0, max=1.0, help="One threshold for all labels."),
     model: Path | None = typer.Option(None, "--model", "-m", help="Model directory. Default: $CONFLICTCLF_MODEL_DIR or the per-user model."),
+    roles: bool = typer.Option(False, "--roles", help="Also write `roles`: who did what to whom, where, when and how many, in each labelled text (offsets into the text field)."),
+    date: str | None = typer.Option(None, "--date", help="With --roles: the records' publication date (YYYY-MM-DD), to resolve 'on Tuesday' or 'last week'."),
+    date_field: str | None = typer.Option(None, "--date-field", help="With --roles: the field holding each record's publication date."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Classify every record of INPUT into OUTPUT; bad rows go to OUTPUT.rejects.jsonl with a reason.
@@ -62,7 +65,8 @@ def batch_cli(
         raise InputError(f"--engine {engine!r}: choose local or ray")
     opts = BatchOptions(text_field=text_field, id_field=id_field, segment=segment, long=long, batch_size=batch_size,
                         chunk_size=chunk_size, backend=backend, threshold=threshold, resume=resume,
-                        threads=threads, block_bytes=_bytes(block_size), gpus_per_worker=gpus_per_worker)
+                        threads=threads, block_bytes=_bytes(block_size), gpus_per_worker=gpus_per_worker,
+                        roles=roles, date=date, date_field=date_field)
     if engine == "ray":
         from conflictclf.model.engines.ray import run_batch_ray
 

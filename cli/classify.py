@@ -29,6 +29,8 @@ def classify_cli(
     labels: str | None = typer.Option(None, "--labels", help="Comma-separated labels to report (default: all)."),
     backend: str = typer.Option("auto", "--backend", help=BACKEND_HELP),
     explain: bool = typer.Option(False, "--explain", help="Also give, for each label, the words that drove it (json/jsonl: `rationales`; table and html: underlined)."),
+    roles: bool = typer.Option(False, "--roles", help="Also give who did what to whom, where, when and how many, inside each labelled sentence (json/jsonl: `roles`; table: under the sentence)."),
+    date: str | None = typer.Option(None, "--date", help="The articles' publication date (YYYY-MM-DD), to resolve 'on Tuesday' or 'last week' with --roles. Default: each article's dateline, if it has one."),
 ) -> None:
     """Split articles into sentences and label each one.
 
@@ -46,10 +48,23 @@ def classify_cli(
         raise typer.BadParameter(f"must be one of {', '.join(FORMATS)}", param_hint="--format")
     if explain and fmt == "csv":
         raise InputError("--explain gives spans per label, which csv cannot hold: use json, jsonl, html or table")
+    if roles and fmt == "csv":
+        raise InputError("--roles gives spans per sentence, which csv cannot hold: use json, jsonl, html or table")
+    if date is not None and not roles:
+        raise InputError("--date is used to resolve times in roles: add --roles")
     articles = _read_inputs(files, text)
     clf = EventClassifier.from_pretrained(model, backend=backend)
+    tagger, dates = None, None
+    if roles:
+        from conflictclf.model.events.dates import parse_article_date
+        from conflictclf.model.events.tagger import RoleTagger
+
+        tagger = RoleTagger.from_pretrained(clf.path or model)
+        if date is not None:
+            day = parse_article_date(date)
+            dates = {src: day for src, _ in articles}
     wanted = [x.strip() for x in labels.split(",") if x.strip()] if labels else None
-    result = classify_texts(clf, articles, threshold, wanted, explain=explain)
+    result = classify_texts(clf, articles, threshold, wanted, explain=explain, roles=tagger, dates=dates)
     if fmt == "table":
         from conflictclf.cli.render import print_articles
 
@@ -62,6 +77,7 @@ def classify_cli(
 
 def _read_inputs(files: list[str] | None, text: str | None) -> list[tuple[str, str]]:
     """(source, text) pairs from --text, files or stdin ('-')."""
+    from conflictclf.data.records import surrogate_problem
     from conflictclf.model.articles import decode_article, read_article
 
     if text is not None and files:
@@ -75,6 +91,10 @@ def _read_inputs(files: list[str] | None, text: str | None) -> list[tuple[str, s
         raise InputError("nothing to classify: give files, '-' for stdin, or --text")
     if not any(t.strip() for _, t in articles):
         raise InputError("the input holds no text")
+    for src, t in articles:
+        bad = surrogate_problem(t)
+        if bad:
+            raise InputError(f"{src}: {bad}")
     return articles
 
 

@@ -95,6 +95,43 @@ def _emphasised(r: SentenceResult) -> Text:
     return text
 
 
+def _value(role) -> str:
+    """A role's normalised value in a few characters ("2025-03-16", "ML", "12+", "?")."""
+    v = role.value
+    if v is None:
+        return ""
+    if not v.get("resolved"):
+        return "?"
+    if role.role == "time":
+        return v["value"] if v["precision"] == "day" else f"{v['precision']} of {v['value']}"
+    if role.role == "place":
+        return v["country"] if v["precision"] == "country" else f"{v['country']}, {v['region']}"
+    low, high = v["low"], v["high"]
+    if low == high:
+        return str(low)
+    return f"{low}+" if high is None else f"up to {high}" if low is None else f"{low}-{high}"
+
+
+def _roles_text(r: SentenceResult) -> Text:
+    """The sentence's roles on lines under it: "perpetrator Militants · place Gao (ML, ML.09)"."""
+    out = Text()
+    for i, role in enumerate(r.roles or []):
+        out.append(" · " if i else "", style="dim")
+        out.append(role.role + " ", style="dim")
+        out.append(role.text, style="bold")
+        value = _value(role)
+        if value:
+            out.append(f" ({value})", style="dim")
+    return out
+
+
+def _sentence_cell(r: SentenceResult) -> Text:
+    text = _emphasised(r)
+    if r.roles:
+        text = Text("\n").join([text, _roles_text(r)])
+    return text
+
+
 def _assigned(r: SentenceResult) -> Text:
     """One line per assigned label with its score, e.g. "attack 0.91"; "-" when none."""
     if not r.labels:
@@ -120,7 +157,7 @@ def sentence_table(rows: list[SentenceResult], labels: list[str], title: str, wi
     if wide:
         t.add_column("scores", width=scores_w, no_wrap=True, style="dim")
     for r in rows:
-        cells = [str(r.index), _emphasised(r), _assigned(r)]
+        cells = [str(r.index), _sentence_cell(r), _assigned(r)]
         if wide:
             cells.append(" ".join(s.format(r.scores[lab]) for s, lab in zip(scores, labels)))
         t.add_row(*cells)

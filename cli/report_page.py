@@ -9,6 +9,8 @@ plain markup (sections off screen are not laid out, and nothing is built by scri
 
 from __future__ import annotations
 
+import json
+
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -97,21 +99,63 @@ def _article(k: int, a: Article, counts: Counter, idx: dict[str, int]) -> dict[s
 def _sentence(r: ResultRow, idx: dict[str, int]) -> dict[str, Any]:
     chips = [{"i": idx[lab], "label": lab, "title": f"{lab} {r.scores[lab]:.3f}" if lab in r.scores else ""}
              for lab in r.labels]
+    roles = _roles(r)
     return {"chips": chips, "data": " ".join(str(idx[lab]) for lab in r.labels) or "n",
             "scores": " · ".join(f"{lab} {p:.2f}" for lab, p in r.scores.items()),
-            "pieces": _pieces(r.text, r.rationales, idx)}
+            "pieces": _pieces(r.text, r.rationales, idx, roles),
+            "roles": [{"role": x["role"], "text": x["text"], "value": _role_value(x)} for x in roles]}
 
 
-def _pieces(text: str, rationales: dict[str, list[dict[str, Any]]], idx: dict[str, int]) -> list[dict[str, Any]]:
-    """The sentence cut at every rationale edge (so overlapping spans split cleanly); a piece
-    inside one or more spans says which labels it supports, and with what weight."""
+def _roles(r: ResultRow) -> list[dict[str, Any]]:
+    """The row's role spans that point into its text (classify --roles, batch --roles); a
+    span that does not (a long record's sentence it could not place) is listed, not marked."""
+    raw = r.fields.get("roles")
+    if isinstance(raw, str):  # Parquet output keeps roles as JSON text
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            raw = None
+    if not isinstance(raw, list):
+        return []
+    out = []
+    for x in raw:
+        if isinstance(x, dict) and isinstance(x.get("role"), str) and isinstance(x.get("text"), str):
+            fits = isinstance(x.get("start"), int) and isinstance(x.get("end"), int) and "sentence" not in x \
+                and r.text[x["start"]:x["end"]] == x["text"]
+            out.append(x | {"marked": fits})
+    return out
+
+
+def _role_value(x: dict[str, Any]) -> str:
+    v = x.get("value")
+    if not isinstance(v, dict):
+        return ""
+    if not v.get("resolved"):
+        return "unresolved"
+    if x["role"] == "time":
+        return str(v.get("value")) + ("" if v.get("precision") == "day" else f" ({v.get('precision')})")
+    if x["role"] == "place":
+        return ", ".join(str(p) for p in (v.get("name"), v.get("country"), v.get("region")) if p)
+    low, high = v.get("low"), v.get("high")
+    return str(low) if low == high else f"{low}+" if high is None else f"up to {high}" if low is None \
+        else f"{low}-{high}"
+
+
+def _pieces(text: str, rationales: dict[str, list[dict[str, Any]]], idx: dict[str, int],
+            roles: list[dict[str, Any]] = ()) -> list[dict[str, Any]]:  # type: ignore[assignment]
+    """The sentence cut at every rationale and role edge (so overlapping spans split cleanly);
+    a piece inside one or more rationale spans says which labels it supports, and with what
+    weight; a piece inside role spans names the roles."""
     spans = [(s["start"], s["end"], lab, s.get("weight")) for lab, ss in rationales.items() if lab in idx for s in ss]
-    if not spans:
-        return [{"text": text, "why": ""}]
-    cuts = sorted({0, len(text), *(p for s, e, _, _ in spans for p in (s, e))})
+    marks = [(x["start"], x["end"], x["role"]) for x in roles if x["marked"]]
+    if not spans and not marks:
+        return [{"text": text, "why": "", "roles": ""}]
+    cuts = sorted({0, len(text), *(p for s, e, _, _ in spans for p in (s, e)), *(p for s, e, _ in marks for p in (s, e))})
     pieces = []
     for a, b in zip(cuts, cuts[1:]):
         cover = [(lab, w) for s, e, lab, w in spans if s <= a and b <= e]
         why = "; ".join(lab + (f" (weight {w:.2f})" if isinstance(w, (int, float)) else "") for lab, w in cover)
-        pieces.append({"text": text[a:b], "why": why, "k": idx[cover[0][0]] if cover else 0, "multi": len(cover) > 1})
+        in_roles = ", ".join(dict.fromkeys(role for s, e, role in marks if s <= a and b <= e))
+        pieces.append({"text": text[a:b], "why": why, "k": idx[cover[0][0]] if cover else 0, "multi": len(cover) > 1,
+                       "roles": in_roles})
     return pieces

@@ -18,6 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, Strict
 
 from conflictclf.cli.serve_config import ServeConfig
 from conflictclf.data.errors import ConflictClfError, InputError
+from conflictclf.data.records import surrogate_problem
+from conflictclf.model.articles import add_roles
 from conflictclf.model.classifier import EventClassifier, package_version
 from conflictclf.model.engines.common import weights_hash
 from conflictclf.model.serving import ClassifierService
@@ -39,6 +41,10 @@ class ClassifyIn(BaseModel):
     texts: list[StrictStr] | None = None
     articles: list[ArticleIn] | None = None
     explain: StrictBool = Field(False, description="Add `rationales`, as `classify --explain` does.")
+    roles: StrictBool = Field(False, description="Add `roles` (who did what to whom, where, when, how many), "
+                                                 "as `classify --roles` does.")
+    date: StrictStr | None = Field(None, description="With roles: the articles' publication date (YYYY-MM-DD), "
+                                                     "to resolve 'on Tuesday'; default: each text's dateline.")
 
     @model_validator(mode="after")
     def _one_input(self) -> ClassifyIn:
@@ -57,6 +63,14 @@ class RationaleOut(BaseModel):
     weight: float
 
 
+class RoleOut(BaseModel):
+    role: str
+    start: int
+    end: int
+    text: str
+    value: dict[str, Any] | None = Field(None, description="time, place, killed, injured: the normalised value.")
+
+
 class RecordOut(BaseModel):
     """One sentence, exactly as `classify --format json` writes it."""
 
@@ -68,6 +82,22 @@ class RecordOut(BaseModel):
     labels: list[str]
     scores: dict[str, float]
     rationales: dict[str, list[RationaleOut]] | None = Field(None, description="Only with explain=true.")
+    roles: list[RoleOut] | None = Field(None, description="Only with roles=true.")
+
+
+def roles_for(body: ClassifyIn, pairs: list[tuple[str, str]], clf: EventClassifier):
+    """(the model's role tagger, each source's date) when the request asks for roles, else (None, {})."""
+    if not body.roles:
+        if body.date is not None:
+            raise InputError("date is used to resolve times in roles: add \"roles\": true")
+        return None, {}
+    from conflictclf.model.articles import article_date
+    from conflictclf.model.events.dates import parse_article_date
+    from conflictclf.model.events.tagger import cached_tagger
+
+    tagger = cached_tagger(clf.path)
+    day = parse_article_date(body.date) if body.date is not None else None
+    return tagger, {src: day or article_date(text) for src, text in pairs}
 
 
 def pairs_of(body: ClassifyIn) -> tuple[list[tuple[str, str]], str]:
@@ -88,13 +118,9 @@ def check_pairs(pairs: list[tuple[str, str]], what: str) -> None:
         if not text.strip():
             raise InputError(f"{where}: text is empty" if what != "text" else "text is empty")
         for value in (src, text):
-            # JSON may escape half a UTF-16 pair ("\ud800"), which is no Unicode text: the
-            # tokenizer and the response's UTF-8 would both fail on it
-            try:
-                value.encode("utf-8")
-            except UnicodeEncodeError as exc:
-                raise InputError(f"{where}: holds {value[exc.start]!a}, half of a UTF-16 surrogate pair "
-                                 "(not valid Unicode text)") from None
+            bad = surrogate_problem(value)
+            if bad:
+                raise InputError(f"{where}: {bad}")
     seen: set[str] = set()
     for src, _ in pairs if what == "articles" else ():
         if src in seen:
@@ -133,7 +159,10 @@ def create_app(classifier: EventClassifier, config: ServeConfig | None = None) -
             return _error(413, f"{len(pairs)} {what} in one request; this server takes at most "
                                f"{cfg.max_texts} (--max-texts)")
         check_pairs(pairs, what)
+        tagger, dates = roles_for(body, pairs, classifier)  # a model without a tagger or a bad date: 400 now
         result = await asyncio.wrap_future(service.submit(pairs, body.explain))
+        if tagger is not None:
+            result = await asyncio.to_thread(add_roles, result, tagger, dates)
         left_out = result.left_out()  # markup or page furniture, said as classify says it on stderr
         return JSONResponse([r.to_dict() for r in result.records],
                             headers={"Conflictclf-Left-Out": left_out} if left_out else None)

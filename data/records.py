@@ -28,6 +28,19 @@ def text_problem(text: Any, name: str) -> str | None:
         return f"text field {name!r} is not a string ({type(text).__name__})"
     if not text.strip():
         return f"empty text in field {name!r}"
+    bad = surrogate_problem(text)
+    return f"text field {name!r} {bad}" if bad else None
+
+
+def surrogate_problem(text: str) -> str | None:
+    """Why `text` is not valid Unicode, or None. JSON may escape half of a UTF-16 pair
+    ("\\ud800"), and undecodable bytes in a command-line argument arrive as lone surrogates;
+    the tokenizer and every UTF-8 writer fail on them."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return (f"holds {text[exc.start]!a} at character {exc.start}, half of a UTF-16 surrogate pair or an "
+                "undecodable byte (not valid Unicode text)")
     return None
 
 

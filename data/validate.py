@@ -70,8 +70,23 @@ def validate(paths: Sequence[str | Path] | None = None, labels: Sequence[str] = 
                 problems.append(f"{r.where}: missing field {key!r}")
         if r.source is not None and r.source not in SOURCES:
             problems.append(f"{r.where}: unknown source {r.source!r} (expected {', '.join(SOURCES)})")
+        problems.extend(_role_problems(r))
     problems.extend(_cross_split_duplicates(records))
     return sorted(set(problems), key=_sort_key), stats(records)
+
+
+def _role_problems(r: Record) -> list[str]:
+    """Role spans that do not fit the sentence, or spans on a sentence with no label (the
+    guide annotates roles of labelled sentences only)."""
+    from conflictclf.data.roles import record_spans
+
+    try:
+        spans = record_spans(r)
+    except DataError as exc:
+        return [str(exc)]
+    if spans and not r.labels:
+        return [f"{r.where}: role spans on a sentence with no label"]
+    return []
 
 
 def _cross_split_duplicates(records: list[Record]) -> list[str]:

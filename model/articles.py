@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from conflictclf.data.segment import Sentence, html_to_text, looks_like_html, segment_text
 from conflictclf.model.classifier import EventClassifier, Prediction
 from conflictclf.data.errors import InputError, ModelError
 from conflictclf.model.explain import Rationale
+
+if TYPE_CHECKING:
+    from conflictclf.model.events.roles import Role
+    from conflictclf.model.events.tagger import RoleTagger
 
 
 @dataclass(frozen=True)
@@ -24,11 +30,16 @@ class SentenceResult:
     labels: list[str]
     scores: dict[str, float]
     rationales: dict[str, list[Rationale]] | None = None  # None: not asked for
+    roles: list[Role] | None = None  # None: not asked for; [] for a sentence with no label or no span
 
     def to_dict(self) -> dict:
         d = asdict(self)
         if self.rationales is None:
             del d["rationales"]
+        if self.roles is None:
+            del d["roles"]
+        else:
+            d["roles"] = [r.to_dict() for r in self.roles]
         return d
 
 
@@ -134,12 +145,44 @@ def label_segmented(clf: EventClassifier, seg: SegmentedArticles, preds: Sequenc
 
 
 def classify_texts(clf: EventClassifier, articles: Sequence[tuple[str, str]], threshold: float | None = None,
-                   labels: Sequence[str] | None = None, explain: bool = False) -> ArticlesResult:
+                   labels: Sequence[str] | None = None, explain: bool = False, roles: RoleTagger | None = None,
+                   dates: Mapping[str, dt.date | None] | None = None) -> ArticlesResult:
     """Segment every (source, text) pair, classify all sentences in one batched pass, keep the
-    asked-for `labels` (default: all), and with `explain` add each kept label's rationale."""
+    asked-for `labels` (default: all), and with `explain` add each kept label's rationale.
+
+    `roles`: a role tagger (model/events/tagger.py) to add each labelled sentence's role spans
+    with their values; times resolve against the article's date in `dates` (by source), or
+    its dateline when it has none there."""
     keep = pick_labels(labels, clf.labels)  # an unknown label fails before the model runs
     seg = segment_articles(articles)
-    return label_segmented(clf, seg, clf.predict(seg.texts, threshold), keep, threshold, explain)
+    result = label_segmented(clf, seg, clf.predict(seg.texts, threshold), keep, threshold, explain)
+    if roles is None:
+        return result
+    return add_roles(result, roles, {src: (dates or {}).get(src) or article_date(text) for src, text in articles})
+
+
+def add_roles(result: ArticlesResult, tagger: RoleTagger, dates: Mapping[str, dt.date | None]) -> ArticlesResult:
+    """`result` with every record's roles, article by article (a place name is settled by the
+    countries its own article names)."""
+    from conflictclf.model.events.roles import article_roles
+
+    by_source: dict[str, list[int]] = {}
+    for i, rec in enumerate(result.records):
+        by_source.setdefault(rec.source, []).append(i)
+    records = list(result.records)
+    for src, idx in by_source.items():
+        found = article_roles(tagger, [records[i].text for i in idx], [bool(records[i].labels) for i in idx],
+                              dates.get(src))
+        for i, rs in zip(idx, found):
+            records[i] = replace(records[i], roles=rs)
+    return replace(result, records=records)
+
+
+def article_date(text: str) -> dt.date | None:
+    """The date of the article's dateline, if it opens with one that has a year."""
+    from conflictclf.model.events.dates import dateline_date
+
+    return dateline_date(text)
 
 
 def classify_articles(clf: EventClassifier, articles: Sequence[tuple[str, str]],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol
@@ -263,3 +263,19 @@ def load_torch_model(path: Path):
         )
     except Exception as exc:  # safetensors/transformers raise many untyped errors on corrupt files
         raise ModelError(f"{path}: cannot load model weights ({exc.__class__.__name__}: {str(exc)[:200]})") from None
+
+
+def decision_for(meta: dict[str, Any], labels: Sequence[str], backend: str) -> tuple[list[float], Any]:
+    """The thresholds and calibration decisions are made with on `backend`: the int8 copy's
+    own (tuned on its dev scores by `train`) for `onnx-int8` when recorded, else the model's."""
+    from conflictclf.model.calibration import META_KEY as CALIBRATION_KEY, Calibration
+
+    own = int8_decision(meta) if backend == "onnx-int8" else None
+    if own is None:
+        return [meta["thresholds"][lab] for lab in labels], Calibration.from_meta(meta, labels)
+    try:
+        thresholds = [float(own["thresholds"][lab]) for lab in labels]
+    except (KeyError, TypeError, ValueError):
+        raise ModelError("corrupt int8 thresholds in model metadata (export.int8)") from None
+    block = own.get("calibration")
+    return thresholds, None if block is None else Calibration.from_meta({CALIBRATION_KEY: block}, labels)

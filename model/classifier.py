@@ -24,7 +24,7 @@ from conflictclf.model.backends import (
     OnnxBackend,
     TorchBackend,
     available_cpus,
-    int8_decision,
+    decision_for,
     load_torch_model,
     require_export,
     resolve_backend,
@@ -39,6 +39,9 @@ from conflictclf.model.scores import sigmoid
 from conflictclf.model.tokenize import Tokenizer
 
 if TYPE_CHECKING:
+    import datetime
+
+    from conflictclf.model.events.roles import Role
     from conflictclf.model.explain import Explanation
 
 # The directory's file names and reader are modeldir's; they stay importable from here.
@@ -52,6 +55,8 @@ DEFAULT_BATCH_SIZE = 32
 # From this many sentences on, the checked int8 path loads its fp32 model while the int8
 # pass runs (some rows will surely need it); below, only once a row turns out uncertain.
 PREFETCH_MIN_ROWS = 64
+# A short input is cut in this many batches, so that two workers share it (see _score).
+SHORT_INPUT_BATCHES = 2
 
 
 @dataclass(frozen=True)
@@ -123,7 +128,7 @@ class EventClassifier:
         tokenizer = Tokenizer(path, max_length)
         chosen = resolve_backend(backend, path, meta)
         labels = meta["labels"]
-        thresholds, calibration = _decision(meta, labels, chosen)
+        thresholds, calibration = decision_for(meta, labels, chosen)
         workers = threads or available_cpus()
         engine: Backend
         if chosen == "onnx":
@@ -174,6 +179,15 @@ class EventClassifier:
         if contexts is not None and self.uses_context:
             raise ModelError("explain: rationales for models that read a context sentence are not supported")
         return explain(self, texts, threshold)
+
+    def roles(self, texts: Sequence[str], article_date: datetime.date | None = None,
+              labelled: Sequence[bool] | None = None) -> list[list[Role]]:
+        """Who did what to whom, where, when and how many in one article's sentences, from
+        the model's role tagger: spans with offsets into each sentence, and normalised
+        values; only sentences with a label (`predict`'s, or `labelled`) get any."""
+        from conflictclf.model.events.roles import classifier_roles
+
+        return classifier_roles(self, texts, article_date, labelled)
 
     def decide(self, probs: np.ndarray, threshold: float | None = None,
                raw: np.ndarray | None = None) -> list[Prediction]:
@@ -262,8 +276,10 @@ class EventClassifier:
         """Write the scores of texts[rows] into out[rows], `engine.workers` batches at a time."""
         if not len(rows):
             return
-        # a short input is cut into smaller batches so that every worker gets one
-        size = max(1, min(batch_size, math.ceil(len(rows) / engine.workers)))
+        # A short input is cut in SHORT_INPUT_BATCHES so that two workers share it. The cut
+        # depends on the input alone, never on the thread count: int8 scores depend on which
+        # sentences share a batch, and `--threads` must not change them.
+        size = max(1, min(batch_size, math.ceil(len(rows) / SHORT_INPUT_BATCHES)))
         # a GPU backend's token budget grows batches of short sentences (model/batching.py)
         budget = getattr(engine, "token_budget", None)
         batches = padded_batches(self.tokenizer, [texts[i] for i in rows], size, budget)
@@ -275,20 +291,6 @@ class EventClassifier:
         with ThreadPoolExecutor(engine.workers, thread_name_prefix="conflictclf") as pool:
             for idx, logits in (pool.map if engine.workers > 1 else map)(run, batches):
                 out[idx] = sigmoid(logits)
-
-
-def _decision(meta: dict[str, Any], labels: Sequence[str], backend: str) -> tuple[list[float], Calibration | None]:
-    """The thresholds and calibration decisions are made with on `backend`: the int8 copy's
-    own (tuned on its dev scores by `train`) for `onnx-int8` when recorded, else the model's."""
-    own = int8_decision(meta) if backend == "onnx-int8" else None
-    if own is None:
-        return [meta["thresholds"][lab] for lab in labels], Calibration.from_meta(meta, labels)
-    try:
-        thresholds = [float(own["thresholds"][lab]) for lab in labels]
-    except (KeyError, TypeError, ValueError):
-        raise ModelError("corrupt int8 thresholds in model metadata (export.int8)") from None
-    block = own.get("calibration")
-    return thresholds, None if block is None else Calibration.from_meta({CALIBRATION_KEY: block}, labels)
 
 
 def package_version() -> str:

@@ -106,7 +106,7 @@ def keep_spans(text: str, spans: Sequence[tuple[int, int]]) -> str:
 def score_fast(clf: EventClassifier, texts: Sequence[str]) -> np.ndarray:
     """Scores from the classifier's fast engine alone (int8 without the fp32 recheck), calibrated like predict_proba's."""
     engine = clf.backend.fast if isinstance(clf.backend, CheckedBackend) else clf.backend
-    # the classifier's own batching (length-sorted, one batch per worker thread), minus the recheck
+    # the classifier's own batching (length-sorted, a short input cut in two), minus the recheck
     out = np.zeros((len(texts), len(clf.labels)), dtype=np.float32)
     clf._score(engine, list(texts), np.arange(len(texts)), out, BATCH_SIZE)
     # on the scale of clf.thresholds and of the scores every output shows

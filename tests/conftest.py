@@ -118,6 +118,8 @@ class Page(HTMLParser):
         if tag == "span" and "chip" in a.get("class", "") and self._sentence is not None:
             self._sentence["chips"].append(a)
             self._in.append("chip")
+        if tag == "dl" and "roles" in a.get("class", "").split() and self._sentence is not None:
+            self._in.append("dl")  # the roles listed under a sentence are not its text
         if tag == "script":
             self._script = True
             self.scripts.append("")
@@ -128,7 +130,7 @@ class Page(HTMLParser):
     def handle_endtag(self, tag):
         if tag == "li":
             self._sentence = None
-        if tag in ("span", "h2") and self._in and self._in[-1] == ("chip" if tag == "span" else "h2"):
+        if tag in ("span", "h2", "dl") and self._in and self._in[-1] == {"span": "chip"}.get(tag, tag):
             self._in.pop()
         if tag == "script":
             self._script = False
@@ -164,7 +166,13 @@ def tiny_base(tmp_path_factory) -> Path:
     d = tmp_path_factory.mktemp("tiny-base")
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + sorted(set(WORDS)) + [str(i) for i in range(10)]
     (d / "vocab.txt").write_text("\n".join(vocab) + "\n")
-    BertTokenizerFast(vocab_file=str(d / "vocab.txt")).save_pretrained(d)
+    # transformers 5 builds a fast tokenizer from `vocab` and ignores `vocab_file` (every word
+    # would be [UNK]); 4.x reads the file.
+    tok = BertTokenizerFast(vocab={w: i for i, w in enumerate(vocab)})
+    if len(tok) < len(vocab):
+        tok = BertTokenizerFast(vocab_file=str(d / "vocab.txt"))
+    assert tok.tokenize("militia base") == ["militia", "base"], "the tiny tokenizer lost its vocabulary"
+    tok.save_pretrained(d)
     cfg = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
                      intermediate_size=37, max_position_embeddings=64)
     BertModel(cfg).save_pretrained(d)

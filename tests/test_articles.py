@@ -76,15 +76,16 @@ def test_formats_are_written_from_the_library_records(tiny_model, tmp_path, monk
 
     seen = {}
 
-    def fake(clf, arts, threshold=None, labels=None, explain=False):
-        seen.update(arts=arts, threshold=threshold, labels=labels, explain=explain)
+    def fake(clf, arts, threshold=None, labels=None, explain=False, roles=None, dates=None):
+        seen.update(arts=arts, threshold=threshold, labels=labels, explain=explain, roles=roles, dates=dates)
         return FAKE
 
     monkeypatch.setattr(articles, "classify_texts", fake)
     result = runner.invoke(app, ["classify", "--text", "anything", "--model", str(tiny_model), "--format", fmt,
                                  "--labels", "claim,threat", "--threshold", "0.3"])
     assert result.exit_code == 0, result.stderr
-    assert seen == {"arts": [("text", "anything")], "threshold": 0.3, "labels": ["claim", "threat"], "explain": False}
+    assert seen == {"arts": [("text", "anything")], "threshold": 0.3, "labels": ["claim", "threat"], "explain": False,
+                    "roles": None, "dates": None}
     want = [r.to_dict() for r in FAKE.records]
     if fmt == "json":
         assert json.loads(result.stdout) == want

@@ -284,3 +284,24 @@ def test_a_good_model_copy_survives(hostile, tiny_model, tmp_path):
     result = runner.invoke(app, ["calibrate", str(copy), "-d", str(hostile["unknown_label"])])
     assert result.exit_code != 0
     assert EventClassifier.from_pretrained(copy).labels
+
+
+def test_half_a_surrogate_pair_is_a_rejected_row_or_one_error_line(tiny_model, tmp_path):
+    """JSON may escape half of a UTF-16 pair, and undecodable argv bytes arrive as lone
+    surrogates: batch rejects that row with a reason and keeps the rest; classify says why."""
+    from typer.testing import CliRunner
+
+    from conflictclf.cli.main import app
+    from tests.conftest import ok, one_line_error
+
+    src = tmp_path / "in.jsonl"
+    src.write_text('{"id": 1, "text": "army shelled \\ud800 the town"}\n{"id": 2, "text": "aid reached the port"}\n',
+                   encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    run = CliRunner().invoke
+    ok(run(app, ["batch", str(src), str(out), "--model", str(tiny_model), "-q", "--backend", "torch"]))
+    assert [json.loads(x)["id"] for x in out.read_text().splitlines()] == [2]
+    rejects = [json.loads(x) for x in (tmp_path / "out.jsonl.rejects.jsonl").read_text().splitlines()]
+    assert len(rejects) == 1 and rejects[0]["id"] == 1 and "surrogate" in rejects[0]["reason"]
+    one_line_error(run(app, ["classify", "--text", "army shelled \udced the town", "--model", str(tiny_model)]),
+                   "surrogate")

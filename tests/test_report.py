@@ -210,3 +210,24 @@ def test_classify_html_with_a_hostile_article(tiny_model, tmp_path):
 def test_report_help_has_an_example():
     result = runner.invoke(app, ["report", "--help"], env={"COLUMNS": "200"})
     assert result.exit_code == 0 and "Example: conflictclf" in result.output
+
+
+def test_roles_are_marked_in_the_sentence_and_listed_with_their_values():
+    text = "Militants shelled Gao on Sunday."
+    roles = [{"role": "perpetrator", "start": 0, "end": 9, "text": "Militants"},
+             {"role": "place", "start": 18, "end": 21, "text": "Gao",
+              "value": {"country": "ML", "region": "ML.09", "name": "Gao", "precision": "town", "resolved": True}},
+             {"role": "time", "start": 25, "end": 31, "text": "Sunday",
+              "value": {"value": None, "precision": None, "resolved": False}},
+             {"role": "target", "start": 0, "end": 4, "text": "<img", "sentence": 2}]  # not in this text: listed only
+    row = {"source": "a", "text": text, "labels": ["attack"], "scores": {"attack": 0.9}, "roles": roles,
+           "rationales": {"attack": [{"start": 10, "end": 17}]}}
+    html = build_report(articles([row]))
+    page = Page(html)
+    marked = [a.get("title") for t, a in page.tags if t == "span" and "role" in a.get("class", "").split()]
+    assert marked == ["perpetrator", "place", "time"]
+    assert page.underlined == ["shelled"]
+    assert page.sentences[0]["text"] == text
+    assert re.search(r"<dt>place</dt><dd><bdi>Gao</bdi> <span class=\"val\">\(Gao, ML, ML\.09\)</span></dd>", html)
+    assert "<dt>time</dt><dd><bdi>Sunday</bdi> <span class=\"val\">(unresolved)</span>" in html
+    assert "&lt;img" in html and page.count("img") == 0

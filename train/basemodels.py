@@ -85,10 +85,13 @@ def resolve_base_model(name: str, log: Log = stderr_log) -> str:
     return str(path) if path.exists() else name
 
 
-def load_base_model(name: str, labels: list[str], log: Log = stderr_log):
+def load_base_model(name: str, labels: list[str], log: Log = stderr_log, tokens: bool = False):
     """(tokenizer, model, folder) for fine-tuning: the encoder `name`, with a fresh multi-label
-    head, and the folder or hub id it was loaded from."""
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    head, and the folder or hub id it was loaded from.
+
+    `tokens`: a head that scores every token (the role tagger, train/roles.py) instead of
+    the sentence."""
+    from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification, AutoTokenizer
 
     base = resolve_base_model(name, log)
     # Never wait on a network that may not exist: hub ids resolve from the local cache
@@ -97,7 +100,8 @@ def load_base_model(name: str, labels: list[str], log: Log = stderr_log):
     kwargs = dict(local_files_only=offline, trust_remote_code=False)
     try:
         tokenizer = AutoTokenizer.from_pretrained(base, **kwargs)
-        model = AutoModelForSequenceClassification.from_pretrained(
+        head = AutoModelForTokenClassification if tokens else AutoModelForSequenceClassification
+        model = head.from_pretrained(
             base,
             num_labels=len(labels),
             id2label=dict(enumerate(labels)),

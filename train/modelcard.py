@@ -65,6 +65,7 @@ Dev split (used for early stopping and thresholds, so optimistic):
 
 {metrics_markdown(metrics['dev'])}
 
+{_roles_section(meta.get('roles'))}
 ## Training configuration
 ```json
 {__import__('json').dumps(cfg, indent=2)}
@@ -76,4 +77,24 @@ Dev split (used for early stopping and thresholds, so optimistic):
 - English only; one sentence at a time, so cross-sentence context (who "it" is) is not used.
 - Dev-tuned thresholds can be off for text far from the training data; pass an
   explicit threshold when recall or precision matters more.
+"""
+
+
+def _roles_section(roles: dict | None) -> str:
+    """The role tagger in `roles/`, when one was trained, with its span F1 on test (or dev)."""
+    if not roles:
+        return ""
+    split = "test" if roles.get("test") else "dev"
+    scores = roles[split]
+    rows = "\n".join(f"| {role} | {scores['exact'][role]['f1']:.3f} | {scores['overlap'][role]['f1']:.3f} | "
+                     f"{scores['overlap'][role]['support']} |" for role in scores["overlap"])
+    return f"""## Role tagger (`roles/`)
+A token-classification model beside this one marks who did what to whom, where, when and how
+many in each labelled sentence (`EventClassifier.roles`, `classify --roles`). It is a plain
+`AutoModelForTokenClassification` with two outputs per role (begins, continues a span): apply a
+sigmoid, not a softmax. Span F1 on the {split} split ({roles['counts'][split]} sentences):
+
+| role | exact F1 | overlap F1 | spans |
+|---|---:|---:|---:|
+{rows}
 """

@@ -24,6 +24,7 @@ from conflictclf.model.scores import sigmoid
 from conflictclf.train.config import TrainConfig
 from conflictclf.train.fit import Fitted, fit
 from conflictclf.train.metrics import apply_thresholds, multi_hot, report, tune_thresholds
+from conflictclf.train.roles import FittedRoles, train_roles
 
 Log = Callable[[str], None]
 
@@ -64,7 +65,8 @@ def train(config: TrainConfig, data: Sequence[str | Path] | None = None, output:
     tokenizer, model, base = build_model(config, train_data.labels, log)
     fitted = fit(config, train_data.splits, train_data.labels, tokenizer, model, log, progress)
     tuned = tune(config, train_data, fitted, tokenizer)
-    save(out_dir, config, train_data, fitted, tuned, tokenizer, base, time.time() - start)
+    roles = train_roles(config, train_data.splits, log)
+    save(out_dir, config, train_data, fitted, tuned, tokenizer, base, time.time() - start, roles)
     if config.export:
         export(out_dir, train_data.splits, log)
     return TrainResult(out_dir, train_data.labels, tuned.thresholds, tuned.metrics, time.time() - start)
@@ -125,8 +127,9 @@ def tune(config: TrainConfig, data: TrainData, fitted: Fitted, tokenizer) -> Tun
 
 
 def save(out_dir: Path, config: TrainConfig, data: TrainData, fitted: Fitted, tuned: Tuned, tokenizer, base: str,
-         seconds: float) -> None:
-    """The model directory: safetensors weights, tokenizer, conflictclf.json and a model card."""
+         seconds: float, roles: FittedRoles | None = None) -> None:
+    """The model directory: safetensors weights, tokenizer, conflictclf.json, a model card,
+    and the role tagger in `roles/` when one was trained."""
     from conflictclf.train.modelcard import model_card
 
     meta = {
@@ -142,11 +145,15 @@ def save(out_dir: Path, config: TrainConfig, data: TrainData, fitted: Fitted, tu
         "train_seconds": round(seconds, 1),
         "calibration": tuned.calibration,
     }
+    if roles is not None:
+        meta["roles"] = roles.metrics
 
     def fill(tmp: Path) -> None:
         fitted.model.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
         (tmp / "README.md").write_text(model_card(meta), encoding="utf-8")
+        if roles is not None:
+            roles.save(tmp, config.max_length)
 
     write_model_dir(out_dir, fill, meta)
 

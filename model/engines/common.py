@@ -55,6 +55,9 @@ class BatchOptions:
     # Ray engine only: GPUs each worker actor asks Ray for (0.5: two workers share a card); with
     # any, workers run `auto` on their GPU. 0: workers run on CPUs, even on GPU nodes.
     gpus_per_worker: float = 0.0
+    roles: bool = False  # add each labelled text's role spans and values (model/events)
+    date: str | None = None  # every record's article date (or its field, below), for roles' times
+    date_field: str | None = None
 
     def check(self) -> None:
         """Refuse option values the engines cannot use, before anything is read or written."""
@@ -68,6 +71,10 @@ class BatchOptions:
             raise InputError(f"threads {self.threads!r}: give a whole number of at least 1")
         if self.threshold is not None and not 0.0 <= self.threshold <= 1.0:
             raise InputError(f"threshold {self.threshold!r}: give a number from 0 to 1")
+        if self.roles or self.date or self.date_field:
+            from conflictclf.model.events.dates import check_date_options
+
+            check_date_options(self.roles, self.date, self.date_field)
         gpus = self.gpus_per_worker
         # Ray takes fractions of one GPU, or whole GPUs: 1.5 is refused by Ray itself
         if isinstance(gpus, bool) or not isinstance(gpus, (int, float)) or not math.isfinite(gpus) or gpus < 0 \
@@ -146,9 +153,9 @@ def _take(it: Iterator, n: int) -> Iterator:
         yield x
 
 
-def reserved_fields(segment: bool, fmt: str, labels: list[str]) -> frozenset[str]:
+def reserved_fields(segment: bool, fmt: str, labels: list[str], roles: bool = False) -> frozenset[str]:
     """Names batch writes its own output under; an input field of the same name would be lost."""
-    names = {"labels", "scores"}
+    names = {"labels", "scores"} | ({"roles"} if roles else set())
     if segment:
         names |= {"sentence_index", "start", "end"}
     if fmt == "csv":
@@ -160,16 +167,14 @@ def reserved_fields(segment: bool, fmt: str, labels: list[str]) -> frozenset[str
 
 
 def run_key(files: list[Path], opts: BatchOptions, clf: EventClassifier, fmt: str) -> dict[str, Any]:
-    """What must not change between a run and its resume, or the output would mix two runs.
-
-    The weights hash, not the path: a model retrained in place is another model. The
-    batch size: int8 scores depend on which sentences share a batch.
-    """
+    """What must not change between a run and its resume, or the output would mix two runs: the
+    weights hash, not the path (a model retrained in place is another model); the batch size
+    (int8 scores depend on which sentences share a batch)."""
     return {"inputs": [[str(f.resolve()), f.stat().st_size, f.stat().st_mtime_ns] for f in files],
             "chunk_size": opts.chunk_size, "text_field": opts.text_field, "id_field": opts.id_field,
             "segment": opts.segment, "long": opts.long, "threshold": opts.threshold,
             "batch_size": opts.batch_size, "model_sha256": weights_hash(clf.path), "backend": clf.backend.name,
-            "output_format": fmt}
+            "output_format": fmt, "roles": opts.roles, "date": opts.date, "date_field": opts.date_field}
 
 
 def part_name(k: int, j: int, fmt: str) -> str:

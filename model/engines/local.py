@@ -113,6 +113,10 @@ def run_batch(input_path: str | Path, output: str | Path, model: str | Path | No
     out_fmt = tabular.file_format(output)
     files, total = plan_inputs(input_path, opts.text_field)
     clf = EventClassifier.from_pretrained(model, backend=opts.backend, threads=opts.threads)
+    if opts.roles:
+        from conflictclf.model.events.tagger import cached_tagger
+
+        cached_tagger(clf.path)  # a model without a role tagger fails here, before any output
     check_fields(files, opts, out_fmt, clf.labels)
     work = output.parent / f".{output.name}.parts"
     done = open_work(work, run_key(files, opts, clf, out_fmt), opts.resume)

@@ -142,6 +142,11 @@ def run_batch_ray(input_path: str | Path, output: str | Path, model: str | Path 
 
     driver_backend, worker_backend = backends_for(opts, Path(model_dir))
     clf = EventClassifier.from_pretrained(model_dir, backend=driver_backend)  # fail fast, and for the manifest
+    if opts.roles:
+        from conflictclf.model.events.tagger import has_roles
+
+        if not has_roles(Path(model_dir)):
+            raise InputError(f"{model_dir}: this model has no role tagger, so --roles cannot run")
     check_fields(files, opts, fmt, clf.labels)
     units = plan_units([f.resolve() for f in files], opts.block_bytes)
     total = sum(u["rows"] for u in units)
