@@ -164,16 +164,16 @@ def classify_texts(clf: EventClassifier, articles: Sequence[tuple[str, str]], th
 def add_roles(result: ArticlesResult, tagger: RoleTagger, dates: Mapping[str, dt.date | None]) -> ArticlesResult:
     """`result` with every record's roles, article by article (a place name is settled by the
     countries its own article names)."""
-    from conflictclf.model.events.roles import article_roles
+    from conflictclf.model.events.roles import with_values
 
-    by_source: dict[str, list[int]] = {}
-    for i, rec in enumerate(result.records):
-        by_source.setdefault(rec.source, []).append(i)
     records = list(result.records)
+    labelled = [i for i, rec in enumerate(records) if rec.labels]  # tagged in one batched pass
+    spans = dict(zip(labelled, tagger.tag([records[i].text for i in labelled])))
+    by_source: dict[str, list[int]] = {}
+    for i, rec in enumerate(records):
+        by_source.setdefault(rec.source, []).append(i)
     for src, idx in by_source.items():
-        found = article_roles(tagger, [records[i].text for i in idx], [bool(records[i].labels) for i in idx],
-                              dates.get(src))
-        for i, rs in zip(idx, found):
+        for i, rs in zip(idx, with_values([spans.get(i, []) for i in idx], dates.get(src))):
             records[i] = replace(records[i], roles=rs)
     return replace(result, records=records)
 

@@ -137,10 +137,13 @@ def _add_roles(tagger: RoleTagger, rows: list[dict[str, Any]], pending: _Pending
     offsets into itself and says which sentence with `sentence`)."""
     import json
 
-    from conflictclf.model.events.roles import article_roles
+    from conflictclf.model.events.roles import with_values
 
+    # one tagging pass over the part's labelled texts (batched), then values row by row
+    labelled = [i for i, p in enumerate(preds) if p.labels]
+    spans: dict[int, list] = dict(zip(labelled, tagger.tag([pending.texts[i] for i in labelled])))
     for row, (_, idx), date in zip(rows, pending.rows, pending.dates):
-        found = article_roles(tagger, [pending.texts[i] for i in idx], [bool(preds[i].labels) for i in idx], date)
+        found = with_values([spans.get(i, []) for i in idx], date)
         out = []
         for k, (i, roles) in enumerate(zip(idx, found)):
             for r in roles:

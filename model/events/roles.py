@@ -64,6 +64,12 @@ def article_roles(tagger: RoleTagger, texts: Sequence[str], labelled: Sequence[b
     spans: list[list[Span]] = [[] for _ in texts]
     for i, found in zip(picked, tagger.tag([texts[i] for i in picked])):
         spans[i] = found
+    return with_values(spans, article_date)
+
+
+def with_values(spans: Sequence[Sequence[Span]], article_date: dt.date | None = None) -> list[list[Role]]:
+    """One article's spans (per sentence) with their values; the countries the article's
+    places name settle which town a shared name means."""
     countries = _named_countries(s for found in spans for s in found if s.role == "place")
     return [[normalise(s, article_date, countries) for s in found] for found in spans]
 
