@@ -106,9 +106,9 @@ class EventClassifier:
     def uses_context(self) -> bool:
         """Whether the model was trained to read a sentence's preceding sentence.
 
-        The shipped presets read each sentence alone: the one context model tried lost to
-        the sentence-only model on the maintainers' real-news sets, and a better one would
-        not fit the CPU training budget (data/README.md, "Context"), so none is built yet.
+        The shipped presets read each sentence alone: context models tried so far were no
+        better on real news than the sentence-only model, for far longer training
+        (data/README.md, "Context"), so none is built yet.
         """
         return bool(self.meta.get("context", False))
 
