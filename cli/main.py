@@ -5,8 +5,8 @@ from __future__ import annotations
 import typer
 
 from conflictclf.cli._util import OneLineErrors
-from conflictclf.cli import batch, calibrate, classify, data, demo, download, evaluate, export, report, review, serve, \
-    train
+from conflictclf.cli import batch, calibrate, classify, data, demo, download, evaluate, export, incidents, report, \
+    review, serve, train
 
 app = typer.Typer(
     name="conflictclf",
@@ -22,6 +22,7 @@ app.command("evaluate")(evaluate.evaluate_cli)
 app.command("classify")(classify.classify_cli)
 app.command("batch")(batch.batch_cli)
 app.command("report")(report.report_cli)
+app.command("incidents")(incidents.incidents_cli)
 app.command("export")(export.export_cli)
 app.command("demo")(demo.demo_cli)
 app.command("download")(download.download_cli)

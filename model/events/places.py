@@ -180,3 +180,18 @@ def _regions(known: set[str]) -> dict[str, list[tuple[str, str]]]:
 @lru_cache(maxsize=1)
 def _gazetteer() -> _Gazetteer:
     return _Gazetteer()
+
+
+# "BAMAKO, March 4 (Wire) -", "GAO, Mali, 5 March -": the city an article was filed from.
+_DATELINE_CITY = re.compile(r"^\s*([A-Z][A-Z .'\u2019-]{2,}?)(?:,\s*[A-Z][A-Za-z .'\u2019-]+)?,\s")
+
+
+def dateline_country(text: str) -> str | None:
+    """The country of the city in the dateline opening `text`, if it has one and the
+    gazetteer knows it: where the report was filed, which is most often the country of the
+    news (used only where the report's own places resolve to nothing)."""
+    m = _DATELINE_CITY.match(text[:80])
+    if not m:
+        return None
+    found = resolve_place(m.group(1).strip().title())
+    return found.country if found.resolved else None
