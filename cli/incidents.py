@@ -50,13 +50,15 @@ def incidents_cli(
         articles = _articles(inputs, output[0], model, date, id_field, text_field, date_field, outlet_field,
                              resume, engine, ray_address, backend, quiet, rejects)
         result = build_incidents(articles, on_article=tick)
-    if not result.articles:
-        raise InputError("no article could be read" + (f" ({len(rejects)} rows rejected)" if rejects else ""))
-    for path, fmt in formats:
-        _write(path, fmt, result.records, inputs)
-    multi = sum(r["source_count"] > 1 for r in result.records)
+    try:
+        if not result.articles:
+            raise InputError("no article could be read" + (f" ({len(rejects)} rows rejected)" if rejects else ""))
+        for path, fmt in formats:
+            _write(path, fmt, result, inputs)
+    finally:
+        result.close()
     out.print(f"{result.articles} articles, {result.sentences} labelled sentences -> {result.events} events -> "
-              f"{len(result.records)} incidents ({multi} reported by several articles)", markup=False)
+              f"{result.incidents} incidents ({result.several_sources} reported by several articles)", markup=False)
     if rejects:
         path = _write_rejects(output[0], rejects)
         err.print(f"note: {len(rejects)} rows rejected, each with its reason in {path}", markup=False)
@@ -151,35 +153,29 @@ def _has_field(source: Path, name: str) -> bool:
     return any(name in r for r in sample_records(files, 50))
 
 
-def _write(path: Path, fmt: str, records: list[dict[str, Any]], inputs: list[Path]) -> None:
-    from conflictclf.data.files import atomic_write_text
-
-    if fmt == "jsonl":
-        text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
-    elif fmt == "csv":
-        text = _csv(records)
-    else:
-        from conflictclf.cli.incidents_page import build_incidents_page
-
-        text = build_incidents_page(records, source=", ".join(str(p) for p in inputs[:3]))
-    try:
-        atomic_write_text(path, text)
-    except OSError as exc:
-        raise InputError(f"{path}: cannot write ({exc.strerror})") from None
-
-
-def _csv(records: list[dict[str, Any]]) -> str:
+def _write(path: Path, fmt: str, result, inputs: list[Path]) -> None:
+    """One output, streamed from the records on disk (the HTML page is built whole)."""
     import csv
-    import io
 
+    from conflictclf.data.files import atomic_writer
     from conflictclf.model.events.records import FLAT_COLUMNS, flat_row
 
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=list(FLAT_COLUMNS))
-    w.writeheader()
-    for r in records:
-        w.writerow(flat_row(r))
-    return buf.getvalue()
+    try:
+        with atomic_writer(path) as f:
+            if fmt == "jsonl":
+                for r in result.records():
+                    f.write(json.dumps(r, ensure_ascii=False) + "\n")
+            elif fmt == "csv":
+                w = csv.DictWriter(f, fieldnames=list(FLAT_COLUMNS))
+                w.writeheader()
+                for r in result.records():
+                    w.writerow(flat_row(r))
+            else:
+                from conflictclf.cli.incidents_page import build_incidents_page
+
+                f.write(build_incidents_page(list(result.records()), source=", ".join(str(p) for p in inputs[:3])))
+    except OSError as exc:
+        raise InputError(f"{path}: cannot write ({exc.strerror})") from None
 
 
 def _write_rejects(first_out: Path, rejects: list[dict[str, Any]]) -> Path:

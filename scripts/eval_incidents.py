@@ -63,13 +63,13 @@ def run_system(model: str | None, docs: dict):
     import datetime as dt
 
     from conflictclf.model.classifier import EventClassifier
-    from conflictclf.model.events.pipeline import build_incidents, classify_for_incidents
+    from conflictclf.model.events.pipeline import classify_for_incidents, incident_records
 
     clf = EventClassifier.from_pretrained(model)
     arts = [(doc, d["text"]) for doc, d in docs.items()]
     dates = {doc: dt.date.fromisoformat(d["date"]) for doc, d in docs.items() if d["date"]}
     outlets = {doc: d["outlet"] for doc, d in docs.items() if d["outlet"]}
-    return build_incidents(classify_for_incidents(clf, arts, dates, outlets)).records
+    return incident_records(classify_for_incidents(clf, arts, dates, outlets))
 
 
 def gold_articles(docs: dict):
@@ -233,9 +233,9 @@ def main() -> None:
     sentences, incidents = load(args.probe, args.writers.split(",") if args.writers else None)
     docs = articles_of(sentences)
     if args.oracle:
-        from conflictclf.model.events.pipeline import build_incidents
+        from conflictclf.model.events.pipeline import incident_records
 
-        records = build_incidents(gold_articles(docs)).records
+        records = incident_records(gold_articles(docs))
     else:
         records = run_system(args.model, docs)
     if args.records:

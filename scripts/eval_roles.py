@@ -2,6 +2,7 @@
 
     python scripts/eval_roles.py --model DIR            # data/roles_probe/probe.jsonl
     python scripts/eval_roles.py --model DIR --json out.json
+    python scripts/eval_roles.py --model DIR --incident-probe data/incidents_probe   # the second, later probe
 
 Spans: per-role F1, exact and overlapping, on the probe's labelled sentences (the tagger
 alone), and end to end (roles only where the model's own labels put them). Values, over
@@ -63,12 +64,49 @@ def values_table(rows, predicted: list[list] | None) -> dict[str, dict[str, floa
     return out
 
 
+def from_incident_probe(folder: Path, out: Path) -> Path:
+    """The incident probe's articles (spans as [role, text, occurrence], values in `norm`)
+    written in this probe's format (offsets, `gold` values), so both probes score alike."""
+    lines = []
+    for f in sorted(folder.glob("articles*.jsonl")):
+        for raw in f.read_text(encoding="utf-8").splitlines():
+            s = json.loads(raw)
+            norm = {role: {x[0]: x[1:] for x in items} for role, items in (s.get("norm") or {}).items()}
+            roles = []
+            for sp in s.get("spans") or []:
+                role, piece, occ = sp[0], sp[1], sp[2] if len(sp) > 2 else 0
+                at = -1
+                for _ in range(occ + 1):
+                    at = s["text"].find(piece, at + 1)
+                span = {"role": role, "start": at, "end": at + len(piece), "text": piece}
+                given = norm.get(role, {}).get(piece)
+                if role in ("killed", "injured"):
+                    span["gold"] = {"low": given[0], "high": given[1]} if given else {"low": None, "high": None}
+                elif role == "time":
+                    span["gold"] = {"value": given[0], "precision": given[1]} if given else {"value": None, "precision": None}
+                elif role == "place":
+                    span["gold"] = {"country": given[0], "region_name": given[1]} if given else {"country": None}
+                roles.append(span)
+            rec = {"id": s["id"], "doc": s["doc"], "date": s["date"], "text": s["text"], "labels": s["labels"],
+                   "source": "written", "split": "test"}
+            if s["labels"]:
+                rec["roles"] = roles
+            lines.append(json.dumps(rec, ensure_ascii=False))
+    out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", type=Path, default=None)
     ap.add_argument("--probe", type=Path, default=DEFAULT)
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--incident-probe", type=Path, default=None, help="score the incident probe's folder instead")
     args = ap.parse_args()
+    if args.incident_probe is not None:
+        import tempfile
+
+        args.probe = from_incident_probe(args.incident_probe, Path(tempfile.mkdtemp()) / "probe.jsonl")
     from conflictclf.model.classifier import EventClassifier
 
     clf = EventClassifier.from_pretrained(args.model)

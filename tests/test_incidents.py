@@ -11,8 +11,8 @@ import pytest
 from conflictclf.data.errors import InputError
 from conflictclf.data.roles import Span
 from conflictclf.model.events.grouping import article_events
-from conflictclf.model.events.incidents import merge_events, resolve_links
-from conflictclf.model.events.pipeline import build_incidents
+from conflictclf.model.events.incidents import merge_events
+from conflictclf.model.events.pipeline import build_incidents, incident_records
 from conflictclf.model.events.records import FLAT_COLUMNS, flat_row, incident_record
 from conflictclf.model.events.dates import parse_article_date
 from conflictclf.model.events.roles import with_values
@@ -112,8 +112,9 @@ def _three_reports():
 
 def test_reports_of_one_act_merge_and_the_next_days_act_in_the_same_town_does_not():
     result = build_incidents(_three_reports())
-    assert result.articles == 3 and result.events == 3
-    by_sources = sorted(result.records, key=lambda r: -r["source_count"])
+    assert (result.articles, result.events, result.incidents, result.several_sources) == (3, 3, 2, 1)
+    by_sources = sorted(result.records(), key=lambda r: -r["source_count"])
+    result.close()
     merged, other = by_sources
     assert {s["article"] for s in merged["sources"]} == {"wire", "radio"}
     assert {s["article"] for s in other["sources"]} == {"brief"}
@@ -129,7 +130,7 @@ def test_reports_of_one_act_merge_and_the_next_days_act_in_the_same_town_does_no
         for r in ev["roles"]:
             assert ev["text"][r["start"]:r["end"]] == r["text"]
     assert other["date"] == "2025-03-04" and (other["size"]["dead"]["low"], other["size"]["dead"]["high"]) == (3, 3)
-    alone = build_incidents(_three_reports()[:1]).records[0]
+    alone = incident_records(_three_reports()[:1])[0]
     assert (alone["size"]["dead"]["low"], alone["size"]["dead"]["high"]) == (12, None)  # "at least 12" alone stays open
 
 
@@ -156,16 +157,15 @@ def test_a_retaliation_links_to_the_incident_of_the_act_it_answers_across_articl
              ["attack", "retaliation"],
              [("perpetrator", "Israeli jets"), ("target", "Nabatieh"), ("time", "Wednesday"), ("time", "Monday"),
               ("means", "rocket fire"), ("target", "Metula")])])
-    result = build_incidents([first, second])
-    by_mode = {r["mode"]: r for r in result.records}
-    cause = next(r for r in result.records if "first" in {s["article"] for s in r["sources"]})
+    records = incident_records([first, second])
+    by_mode = {r["mode"]: r for r in records}
+    cause = next(r for r in records if "first" in {s["article"] for s in r["sources"]})
     assert by_mode["retaliation"]["link"] == [{"type": "answers", "id": cause["id"]}]
     assert {s["article"] for s in cause["sources"]} == {"first", "second"}  # the second recalls it too
 
 
 def test_flat_rows_have_the_columns_and_join_the_sources():
-    result = build_incidents(_three_reports())
-    row = flat_row(max(result.records, key=lambda r: r["source_count"]))
+    row = flat_row(max(incident_records(_three_reports()), key=lambda r: r["source_count"]))
     assert tuple(row) == FLAT_COLUMNS
     assert sorted(row["articles"].split("; ")) == ["radio", "wire"] and row["outlets"] == "Gao Radio; Sahel Wire"
     assert (row["dead_low"], row["dead_high"], row["country"]) == (12, 14, "ML")
@@ -173,8 +173,8 @@ def test_flat_rows_have_the_columns_and_join_the_sources():
 
 def test_incident_ids_are_stable_across_runs_and_input_order():
     reports = _three_reports()
-    a = sorted(r["id"] for r in build_incidents(reports).records)
-    b = sorted(r["id"] for r in build_incidents(list(reversed(_three_reports()))).records)
+    a = sorted(r["id"] for r in incident_records(reports))
+    b = sorted(r["id"] for r in incident_records(list(reversed(_three_reports()))))
     assert a == b and len(set(a)) == 2
 
 
@@ -279,7 +279,7 @@ def test_history_recalled_in_passing_is_its_own_event_and_bare_sentences_skip_it
     assert history.background and not main.background
     assert [m.text for m in history.mentions] == [a.sentences[1]["text"]]
     assert [m.text for m in main.mentions] == [AMBUSH, "Several trucks were burnt."]
-    records = {r["background"]: r for r in build_incidents([a]).records}
+    records = {r["background"]: r for r in incident_records([a])}
     assert set(records) == {True, False}
 
 
@@ -287,13 +287,13 @@ def test_an_incident_whose_places_do_not_resolve_takes_the_datelines_country():
     a = article("d", "2025-03-05", [
         sent("GAO, March 5 (Wire) - Gunmen attacked the village of Tinzawaten on Tuesday.", ["attack"],
              [("perpetrator", "Gunmen"), ("place", "village of Tinzawaten"), ("time", "Tuesday")])])
-    loc = build_incidents([a]).records[0]["event_loc"]
+    loc = incident_records([a])[0]["event_loc"]
     assert (loc["country"], loc["precision"], loc["from"], loc["text"]) == ("ML", "country", "dateline",
                                                                              "village of Tinzawaten")
     b = article("n", "2025-03-05", [
         sent("Gao, March 5 (Wire) - Gunmen attacked the village of Tinzawaten on Tuesday.", ["attack"],
              [("perpetrator", "Gunmen"), ("place", "village of Tinzawaten"), ("time", "Tuesday")])])
-    assert build_incidents([b]).records[0]["event_loc"]["country"] is None  # no dateline, no guess
+    assert incident_records([b])[0]["event_loc"]["country"] is None  # no dateline, no guess
 
 
 def test_incidents_from_article_records_run_the_batch_job_and_resume(role_model, tmp_path):
@@ -344,3 +344,11 @@ def test_written_results_get_the_usual_file_permissions_not_private_ones(tmp_pat
     finally:
         os.umask(mask)
     assert (tmp_path / "r.jsonl").stat().st_mode & 0o777 == 0o644
+
+
+def test_an_incident_takes_reports_only_within_its_window_so_daily_reports_do_not_chain():
+    reports = [article(f"day{d}", f"2025-05-{d:02d}", [
+        sent("Shelling hit the market in Kherson, Ukraine, officials said.", ["attack"],
+             [("target", "market"), ("place", "Kherson"), ("place", "Ukraine")])]) for d in (1, 3, 5, 7)]
+    got = sorted(sorted(s["article"] for s in r["sources"]) for r in incident_records(reports))
+    assert got == [["day1", "day3"], ["day5", "day7"]]

@@ -6,7 +6,7 @@ Agreement is facets.compare (same day, same place, actors named alike; a conflic
 another country or days apart rules a pair out) plus the likeness of the reports' words
 (a hashed bag of words, so no vocabulary has to be learnt first). Two events of one article
 never join one incident: the article told them apart. An incident stays open for
-`IncidentConfig.window_days` after its last day, so the work is a sliding window over time.
+`IncidentConfig.window_days` after its first day, so the work is a sliding window over time.
 
 Every source is kept: an incident lists its events, and through them its articles, outlets
 and sentences; conflicting values (three killed here, five there) stay a range with the
@@ -19,6 +19,7 @@ import datetime as dt
 import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -40,11 +41,11 @@ class IncidentConfig:
 @dataclass
 class Incident:
     id: str
-    kind: str  # attack or threat
+    kind: str
     events: list[Event] = field(default_factory=list)
     facets: Facets = field(default_factory=Facets)
-    last_day: dt.date | None = None
-    vector: np.ndarray | None = None  # summed word vectors of its events
+    first_day: dt.date | None = None
+    vector: Any = None  # its reports' word counts summed (a sparse row)
 
     def articles(self) -> set[str]:
         return {e.article for e in self.events}
@@ -75,42 +76,65 @@ def _vectorizer():
                              alternate_sign=False, norm="l2", token_pattern=r"(?u)\b[^\W\d_][\w'-]+\b")
 
 
-def _cosine(a: np.ndarray | None, b: np.ndarray | None) -> float:
+def _cosine(a: Any, b: Any) -> float:
+    """Cosine of two sparse rows (b is l2-normalised)."""
     if a is None or b is None:
         return 0.0
-    na, nb = np.linalg.norm(a), np.linalg.norm(b)
-    return float(a @ b / (na * nb)) if na and nb else 0.0
+    norm = float(np.sqrt(a.multiply(a).sum()))
+    return float(a.multiply(b).sum()) / norm if norm else 0.0
 
 
-def merge_events(events: Iterable[Event], config: IncidentConfig = IncidentConfig()) -> Iterator[Incident]:
-    """Incidents from events, yielded as they close (in order of their days). Events with no
-    known day are merged among themselves after the dated ones."""
+def merge_events(events: Iterable[Event], config: IncidentConfig = IncidentConfig(),
+                 presorted: bool = False) -> Iterator[Incident]:
+    """Incidents from events, yielded as they close (in order of their first days). An
+    incident takes reports for `window_days` after its first day and then closes, so the
+    work is a window sliding over time, and a run of similar reports (daily shelling of one
+    town) cannot chain into one endless incident. Events with no known day are merged among
+    themselves after the dated ones.
+
+    `presorted`: `events` already come dated first, by (day, id), then the undated ones; they
+    are then streamed, never held (pipeline.py reads them back from disk that way)."""
+    if not presorted:
+        keyed = sorted(((anchor_day(e), e) for e in events), key=lambda x: (x[0] is None, x[0] or dt.date.min, x[1].id))
+        events = (e for _, e in keyed)
     vec = _vectorizer()
-    dated, undated = [], []
-    for e in events:
-        day = anchor_day(e)
-        (dated if day is not None else undated).append((day or dt.date.min, e.id, e))
-    dated.sort(key=lambda x: (x[0], x[1]))
     open_: list[Incident] = []
-    for day, _, e in dated:
-        still = []
-        for inc in open_:
-            if inc.last_day is not None and (day - inc.last_day).days > config.window_days:
-                yield inc  # closed: nothing later can be within its window
-            else:
-                still.append(inc)
-        open_ = still
-        _place(e, day, open_, vec, config)
-    yield from open_
-    open_ = []
-    for _, _, e in undated:
-        _place(e, None, open_, vec, config)
+    undated = False
+    for block in _blocks(events, VECTOR_BLOCK):  # word vectors a block at a time
+        rows = vec.transform([event_text(e) for e in block]).tocsr()
+        for k, e in enumerate(block):
+            day = anchor_day(e)
+            if day is None and not undated:  # the dated ones are done: close them all
+                undated = True
+                yield from open_
+                open_ = []
+            still = []
+            for inc in open_:
+                if day is not None and inc.first_day is not None and (day - inc.first_day).days > config.window_days:
+                    yield inc  # closed: nothing later can be within its window
+                else:
+                    still.append(inc)
+            open_ = still
+            _place(e, day, rows[k], open_, config)
     yield from open_
 
 
-def _place(e: Event, day: dt.date | None, open_: list[Incident], vec, config: IncidentConfig) -> None:
+def _blocks(items: Iterable[Event], size: int) -> Iterator[list[Event]]:
+    block: list[Event] = []
+    for x in items:
+        block.append(x)
+        if len(block) == size:
+            yield block
+            block = []
+    if block:
+        yield block
+
+
+VECTOR_BLOCK = 2048  # events whose word vectors are computed together
+
+
+def _place(e: Event, day: dt.date | None, v: Any, open_: list[Incident], config: IncidentConfig) -> None:
     f = e.facets()
-    v = vec.transform([event_text(e)]).toarray()[0]
     best, best_score = None, config.min_score
     for inc in open_:
         if inc.kind != e.kind or e.article in inc.articles():
@@ -122,26 +146,13 @@ def _place(e: Event, day: dt.date | None, open_: list[Incident], vec, config: In
         if score >= best_score:
             best, best_score = inc, score
     if best is None:
-        best = Incident(_incident_id(e), e.kind)
+        best = Incident(_incident_id(e), e.kind, first_day=day)
         open_.append(best)
     best.events.append(e)
     best.facets.merge(f)
     best.vector = v if best.vector is None else best.vector + v
-    if day is not None:
-        best.last_day = day if best.last_day is None else max(best.last_day, day)
 
 
 def _incident_id(first: Event) -> str:
     """Stable across runs on the same input: named after its first event."""
     return "inc-" + hashlib.sha1(first.id.encode("utf-8")).hexdigest()[:12]
-
-
-def resolve_links(incidents: Sequence[Incident]) -> dict[str, list[str]]:
-    """Per incident id, the incidents it answers (its events' `answers`, mapped)."""
-    where = {e.id: inc.id for inc in incidents for e in inc.events}
-    out: dict[str, list[str]] = {}
-    for inc in incidents:
-        answered = {where[e.answers] for e in inc.events if e.answers and e.answers in where}
-        answered.discard(inc.id)
-        out[inc.id] = sorted(answered)
-    return out

@@ -16,16 +16,33 @@ from typing import Any
 
 from conflictclf.data.incident_input import ArticleSentences
 from conflictclf.model.events.grouping import Event, article_events
-from conflictclf.model.events.incidents import IncidentConfig, merge_events, resolve_links
+from conflictclf.model.events.incidents import IncidentConfig, anchor_day, merge_events
 from conflictclf.model.events.records import incident_record
+from conflictclf.model.events.spool import Spool, Workspace
 
 
 @dataclass
 class IncidentsResult:
-    records: list[dict[str, Any]]
+    """Counts, and the records on disk: `records()` reads them back in date order, each with
+    its links, as often as needed (one pass per output format) until `close()`."""
+
     articles: int
     sentences: int  # labelled sentences read
     events: int
+    incidents: int
+    several_sources: int  # incidents reported by more than one article
+    spool: Spool
+    links: dict[str, list[str]]
+    workspace: Workspace
+
+    def records(self) -> Iterator[dict[str, Any]]:
+        for rec in self.spool.sorted():
+            rec["link"] = [{"type": "answers", "id": x} for x in self.links.get(rec["id"], [])]
+            yield rec
+
+    def close(self) -> None:
+        self.spool.close()
+        self.workspace.__exit__(None, None, None)
 
 
 def events_of(articles: Iterable[ArticleSentences], counts: dict[str, int] | None = None,
@@ -43,14 +60,41 @@ def events_of(articles: Iterable[ArticleSentences], counts: dict[str, int] | Non
 
 def build_incidents(articles: Iterable[ArticleSentences], config: IncidentConfig = IncidentConfig(),
                     on_article: Callable[[], None] | None = None) -> IncidentsResult:
-    """Incident records, in order of their dates, from articles' labelled sentences with roles."""
+    """Incidents from articles' labelled sentences with roles. Events and records wait on
+    disk (spool.py): memory holds the articles of the moment, the open incidents and
+    small indexes, not the archive. Call `close()` on the result when done with it."""
     counts: dict[str, int] = {}
-    events = list(events_of(articles, counts, on_article))
-    incidents = list(merge_events(events, config))
-    links = resolve_links(incidents)
-    records = [incident_record(inc, links[inc.id]) for inc in incidents]
-    records.sort(key=lambda r: (r["date"] or "9999", r["id"]))
-    return IncidentsResult(records, counts.get("articles", 0), counts.get("sentences", 0), len(events))
+    workspace = Workspace()
+    folder = workspace.__enter__()
+    events = Spool(folder, "events")
+    for e in events_of(articles, counts, on_article):
+        day = anchor_day(e)
+        events.add((day is None, day or dt.date.min, e.id), e.to_dict())
+    records = Spool(folder, "records")
+    where: dict[str, str] = {}  # event id -> incident id
+    answers: dict[str, set[str]] = {}  # incident id -> the events it answers
+    several = 0
+    for inc in merge_events((Event.from_dict(d) for d in events.sorted()), config, presorted=True):
+        for e in inc.events:
+            where[e.id] = inc.id
+        answers[inc.id] = {e.answers for e in inc.events if e.answers}
+        rec = incident_record(inc)
+        several += rec["source_count"] > 1
+        records.add((rec["date"] or "9999", rec["id"]), rec)
+    events.close()
+    links = {i: sorted({where[a] for a in ids if a in where} - {i}) for i, ids in answers.items()}
+    return IncidentsResult(counts.get("articles", 0), counts.get("sentences", 0), len(events), len(records),
+                           several, records, {i: x for i, x in links.items() if x}, workspace)
+
+
+def incident_records(articles: Iterable[ArticleSentences], config: IncidentConfig = IncidentConfig()
+                     ) -> list[dict[str, Any]]:
+    """Every record in a list: for a few hundred articles (tests, the probe), not an archive."""
+    result = build_incidents(articles, config)
+    try:
+        return list(result.records())
+    finally:
+        result.close()
 
 
 def classify_for_incidents(clf: Any, articles: Sequence[tuple[str, str]],

@@ -26,6 +26,8 @@ FLAT_COLUMNS = ("id", "event", "mode", "background", "date", "date_precision", "
 
 
 def incident_record(inc: Incident, answers: Sequence[str] = ()) -> dict[str, Any]:
+    """The record of one incident; `answers`: the ids of the incidents it answers (known only
+    once every incident is built: pipeline.py fills them in as it reads the records back)."""
     events = inc.events
     mentions = [(e, m) for e in events for m in e.mentions + e.claims]
     published = sorted(e.published for e in events if e.published)
