@@ -93,7 +93,9 @@ def _articles(inputs: list[Path], first_out: Path, model: Path | None, date: str
     files = tabular.input_files(inputs[0])
     fields = RowFields(id_field, date_field, outlet_field, text_field)
     if not looks_like_results(files[0]):
-        files = [_classify_records(inputs[0], first_out, model, fields, resume, engine, ray_address, backend, quiet)]
+        # the Ray engine writes a folder of parts, in input order
+        files = tabular.input_files(_classify_records(inputs[0], first_out, model, fields, resume, engine,
+                                                      ray_address, backend, quiet))
 
     def reject(file: str, line: int, reason: str, rid: Any) -> None:
         rejects.append({"file": file, "line": line, "id": rid, "reason": reason})

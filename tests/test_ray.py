@@ -205,3 +205,28 @@ def test_ray_workers_record_their_backend_and_gpu_workers_need_gpus(tiny_model, 
     with pytest.raises(InputError, match="the Ray cluster has 0 GPUs"):
         run_batch_ray(src, tmp_path / "gpu.jsonl", tiny_model, BatchOptions(gpus_per_worker=0.5), workers=1)
     assert sorted(p.name for p in tmp_path.iterdir() if "gpu" in p.name) == []
+
+
+def test_incidents_on_ray_group_the_same_as_on_the_local_engine(role_model, tmp_path, local_ray):
+    from typer.testing import CliRunner
+
+    from conflictclf.cli.main import app
+    from tests.conftest import ok, write_jsonl
+
+    out, _ = role_model
+    texts = ["militia drone strike killed wounded at the village 3. aid reached the port 4.",
+             "army shelled the village 5. militia drone strike at the base 6.",
+             "militia drone strike killed wounded at the village 3."]
+    src = write_jsonl(tmp_path / "articles.jsonl", [{"id": f"a{k}", "date": "2025-03-02", "text": t}
+                                                     for k, t in enumerate(texts)])
+    got = {}
+    for engine in ("local", "ray"):
+        dst = tmp_path / f"{engine}.jsonl"
+        ok(CliRunner().invoke(app, ["incidents", str(src), "-o", str(dst), "--model", str(out), "--engine", engine,
+                                    "-q"]))
+        got[engine] = [json.loads(x) for x in dst.read_text().splitlines()]
+    assert (tmp_path / "ray.sentences.jsonl").is_dir()
+    assert got["ray"] == got["local"] and got["local"]
+
+
+from tests.test_roles import role_model  # noqa: E402,F401  (the tiny model with a role tagger)
