@@ -95,6 +95,7 @@ class TrainConfig:
     # sentences alongside them is the usual remedy (measured run: README, "Adapting the model").
     # On the communique example set (README), share 3 lost less of the bundled test split
     # than share 1 at the same step (-0.017 against -0.018, and -0.008 with one epoch).
+    role_loss_weight: float = _f(0.0, "joint training: the sentence encoder also learns the role spans through a token head dropped after training, its loss weighted by this (0: off)")
     roles: bool = _f(True, "also train the role tagger (who did what to whom, where, when, how many) when the training data carries role spans")
     roles_base_model: str = _p("the role tagger's encoder: MiniLM keeps it to minutes of a 2-core CPU training (a larger encoder was not tried)")
     roles_epochs: int = _f(6, "role tagger epochs (dev token F1 still rose at epoch 4 of a first run); the epoch with the lowest dev loss is kept")
@@ -119,6 +120,8 @@ class TrainConfig:
             raise ConfigError("learning_rate must be between 0 and 1")
         if self.bundled_share < 0:
             raise ConfigError("bundled_share must be 0 or more")
+        if self.role_loss_weight < 0:
+            raise ConfigError("role_loss_weight must be 0 or more")
         if not 0 <= self.threshold_min < self.threshold_max <= 1:
             raise ConfigError("need 0 <= threshold_min < threshold_max <= 1")
 

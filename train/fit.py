@@ -33,28 +33,46 @@ def fit(config: TrainConfig, splits: dict[str, list[Record]], labels: list[str],
 
     from conflictclf.train.progress import RichProgressCallback
 
+    from conflictclf.train import joint as J
+
     if config.freeze_embeddings:
         model.get_input_embeddings().weight.requires_grad_(False)
     bf16 = use_bf16(config.bf16)
-    train_ds = _dataset(splits["train"], labels, tokenizer, config.max_length)
-    dev_ds = _dataset(splits["dev"], labels, tokenizer, config.max_length)
+    want_roles = config.role_loss_weight > 0
+    train_ds = _dataset(splits["train"], labels, tokenizer, config.max_length, want_roles)
+    use_roles = want_roles and J.has_role_targets(train_ds[J.ROLE_COLUMN])
+    if want_roles and not use_roles:
+        log("joint roles: no training sentence carries role spans, so the labels train alone")
+        train_ds = train_ds.remove_columns(J.ROLE_COLUMN)
+    dev_ds = _dataset(splits["dev"], labels, tokenizer, config.max_length, use_roles)
     pos_weight = torch.tensor(pos_weights(multi_hot([r.labels for r in splits["train"]], labels), config))
+    trainer_cls, extra, collate = Trainer, {}, DataCollatorWithPadding(tokenizer)
+    if use_roles:
+        J.attach_head(model)
+        trainer_cls, collate = J.joint_trainer_class(), J.collator(tokenizer)
+        extra = {"role_weight": config.role_loss_weight,
+                 "role_pos_weight": J.role_pos_weight(train_ds[J.ROLE_COLUMN], config)}
+        log(f"joint roles: the encoder also learns the role spans (loss weight {config.role_loss_weight})")
     with tempfile.TemporaryDirectory(prefix="conflictclf-ckpt-") as ckpt:
-        trainer = Trainer(
+        args = _training_args(config, ckpt, bf16, len(train_ds))
+        args.remove_unused_columns = not use_roles  # the role targets are not a forward() argument
+        trainer = trainer_cls(
             model=model,
-            args=_training_args(config, ckpt, bf16, len(train_ds)),
+            args=args,
             train_dataset=train_ds,
             eval_dataset=dev_ds,
             processing_class=tokenizer,
-            data_collator=DataCollatorWithPadding(tokenizer),
+            data_collator=collate,
             compute_loss_func=_weighted_loss(pos_weight),
             compute_metrics=_dev_metrics(config, labels),
             callbacks=[EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience)],
+            **extra,
         )
         for cb in (PrinterCallback, ProgressCallback):
             trainer.remove_callback(cb)
         trainer.add_callback(RichProgressCallback(log=log, enabled=progress, labels=labels))
         trainer.train()  # ends with the best checkpoint loaded (load_best_model_at_end)
+    J.detach_head(trainer.model)  # the saved model is the plain classifier
     # Thresholds and reported metrics come from fp32 scores, as every backend serves them,
     # even when training ran in bf16.
     return Fitted(trainer.model.float().eval(), best_epoch(trainer.state), bf16)
@@ -121,9 +139,19 @@ def _dev_metrics(config: TrainConfig, labels: list[str]) -> Callable[[Any], dict
     return compute_metrics
 
 
-def _dataset(records: list[Record], labels: list[str], tokenizer, max_length: int):
+def _dataset(records: list[Record], labels: list[str], tokenizer, max_length: int, roles: bool = False):
+    """Tokenized records with multi-hot labels; with `roles`, also each token's role-span
+    targets (train/joint.py)."""
     from datasets import Dataset
 
+    if roles:
+        from conflictclf.train.joint import ROLE_COLUMN, role_targets
+
+        enc = tokenizer([r.text for r in records], truncation=True, max_length=max_length,
+                        return_offsets_mapping=True, return_special_tokens_mask=True)
+        return Dataset.from_dict({"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"],
+                                  "labels": multi_hot([r.labels for r in records], labels).tolist(),
+                                  ROLE_COLUMN: role_targets(records, enc)})
     ds = Dataset.from_dict({
         "text": [r.text for r in records],
         "labels": multi_hot([r.labels for r in records], labels).tolist(),

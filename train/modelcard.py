@@ -49,7 +49,7 @@ the thresholds below are on the raw sigmoid scale the pipeline gives, and mapped
 ## Training data
 {counts.get('train', 0)} training, {counts.get('dev', 0)} dev and {counts.get('test', 0)} test sentences
 (data fingerprint `{meta['data_fingerprint']}`). Label counts per split:
-`{meta['label_counts']}`.
+`{meta['label_counts']}`.{_joint_note(cfg)}
 
 ## Decision thresholds (tuned per label on dev)
 | label | threshold |
@@ -78,6 +78,15 @@ Dev split (used for early stopping and thresholds, so optimistic):
 - Dev-tuned thresholds can be off for text far from the training data; pass an
   explicit threshold when recall or precision matters more.
 """
+
+
+def _joint_note(cfg: dict) -> str:
+    weight = cfg.get("role_loss_weight") or 0
+    if not weight:
+        return ""
+    return (f"\n\nThe encoder was also trained on the sentences' role spans (who did what to whom, who "
+            f"says so), through a token head whose loss was weighted {weight} and which was removed "
+            "afterwards: this directory holds the plain sequence classifier.")
 
 
 def _roles_section(roles: dict | None) -> str:
