@@ -352,3 +352,12 @@ def test_an_incident_takes_reports_only_within_its_window_so_daily_reports_do_no
              [("target", "market"), ("place", "Kherson"), ("place", "Ukraine")])]) for d in (1, 3, 5, 7)]
     got = sorted(sorted(s["article"] for s in r["sources"]) for r in incident_records(reports))
     assert got == [["day1", "day3"], ["day5", "day7"]]
+
+
+def test_actor_phrases_group_by_whom_they_name_and_pronouns_are_left_out():
+    from conflictclf.model.events.records import _group_phrases
+
+    got = _group_phrases([("a", "Gunmen"), ("b", "gunmen"), ("a", "JNIM"), ("b", "JNIM fighters"), ("c", "JNIM"),
+                          ("c", "it"), ("b", "They")])
+    assert got == [{"text": "JNIM", "variants": ["JNIM", "JNIM fighters"], "sources": 3},
+                   {"text": "Gunmen", "variants": ["Gunmen", "gunmen"], "sources": 2}]

@@ -10,7 +10,7 @@ a range, each source's value listed beside it.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from conflictclf.model.events.facets import content_words
@@ -93,41 +93,38 @@ def _place(inc: Incident) -> dict[str, Any]:
 
 
 def _actors(found: Sequence[tuple[Event, Mention, str]]) -> list[dict[str, Any]]:
-    """Actor phrases grouped when they name the same one (shared naming words), the most
-    specific phrase first, each with how many articles used it."""
-    groups: list[dict[str, Any]] = []
-    for e, m, role in found:
-        for text in m.role_texts(role):
-            if text.lower() in PRONOUNS:  # "it", "they": the name is in another sentence
-                continue
-            words = content_words(text)
-            g = next((g for g in groups if words and words & g["words"]), None) if words else \
-                next((g for g in groups if not g["words"] and text.lower() in g["texts"]), None)
-            if g is None:
-                g = {"words": set(), "texts": Counter(), "articles": set()}
-                groups.append(g)
-            g["words"] |= words
-            g["texts"][text] += 1
-            g["articles"].add(e.article)
-    groups.sort(key=lambda g: (-bool(g["words"]), -len(g["articles"])))
-    return [{"text": max(g["texts"], key=lambda t: (len(content_words(t)), g["texts"][t], -len(t))),
-             "variants": sorted(g["texts"]), "sources": len(g["articles"])} for g in groups]
+    """The phrases for one role across the reports, grouped by whom they name."""
+    return _group_phrases((e.article, text) for e, m, role in found for text in m.role_texts(role))
 
 
 def _claimants(events: Sequence[Event]) -> list[dict[str, Any]]:
-    """Who claimed it, grouped as actors are (Event.claimants: names, not "it")."""
-    groups: dict[str, dict[str, Any]] = {}
-    for e in events:
-        for text in e.claimants():
-            words = frozenset(content_words(text))
-            key = next((k for k, g in groups.items() if words & g["words"]), text)
-            g = groups.setdefault(key, {"words": set(), "texts": Counter(), "articles": set()})
-            g["words"] |= words
-            g["texts"][text] += 1
-            g["articles"].add(e.article)
-    ranked = sorted(groups.values(), key=lambda g: -len(g["articles"]))
-    return [{"text": g["texts"].most_common(1)[0][0], "variants": sorted(g["texts"]), "sources": len(g["articles"])}
-            for g in ranked]
+    """Who claimed it (Event.claimants: names, not "it"), grouped as actors are."""
+    return _group_phrases((e.article, text) for e in events for text in e.claimants())
+
+
+def _group_phrases(found: Iterable[tuple[str, str]]) -> list[dict[str, Any]]:
+    """(article, phrase) pairs grouped when the phrases share a naming word ("JNIM", "JNIM
+    fighters"), or are the same generic phrase ("gunmen"); pronouns left out (the name is in
+    another sentence). Named groups first, then by how many articles used them; each shows
+    its most specific phrase."""
+    groups: list[dict[str, Any]] = []
+    for article, text in found:
+        if text.lower() in PRONOUNS:
+            continue
+        words = content_words(text)
+        if words:
+            g = next((g for g in groups if words & g["words"]), None)
+        else:
+            g = next((g for g in groups if not g["words"] and g["key"] == text.lower()), None)
+        if g is None:
+            g = {"words": set(), "key": text.lower(), "texts": Counter(), "articles": set()}
+            groups.append(g)
+        g["words"] |= words
+        g["texts"][text] += 1
+        g["articles"].add(article)
+    groups.sort(key=lambda g: (-bool(g["words"]), -len(g["articles"])))
+    return [{"text": max(g["texts"], key=lambda t: (len(content_words(t)), g["texts"][t], -len(t))),
+             "variants": sorted(g["texts"]), "sources": len(g["articles"])} for g in groups]
 
 
 def _size(mentions: Sequence[tuple[Event, Mention]], role: str) -> dict[str, Any] | None:
