@@ -31,16 +31,13 @@ def incidents_cli(
     backend: str = typer.Option("auto", "--backend", help=BACKEND_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
-    """Group the labelled sentences of many articles into incidents: one record per act, with
-    its date, place, actor, recipient, dead and injured, who claimed it, what it answered,
-    and every source's sentences as evidence.
+    """Group the labelled sentences of many articles into incidents: one record per act, with its date, place, actor, recipient, dead and injured, who claimed it, what it answered, and every source's sentences as evidence.
 
-    Article files are classified here. For an archive, records of articles (JSONL, CSV,
-    Parquet) are classified as a resumable `batch --segment --roles` job first, its rows kept
-    in OUTPUT.sentences.jsonl; output of such a job can also be given directly.
+    Article files are classified here. Records of articles (JSONL, CSV, Parquet) are classified first as a resumable `batch --segment --roles` job, its rows kept in OUTPUT.sentences.jsonl; the output of such a job can also be given directly.
 
     Example: conflictclf incidents news/*.txt -o incidents.jsonl -o incidents.html
-    |   conflictclf incidents archive.jsonl --date-field published -o incidents.csv --resume
+
+    Archive: conflictclf incidents archive.jsonl --date-field published -o incidents.csv --resume
     """
     from conflictclf.model.events.pipeline import build_incidents
 
