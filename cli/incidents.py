@@ -54,13 +54,18 @@ def incidents_cli(
             _write(path, fmt, result, inputs)
     finally:
         result.close()
-    out.print(f"{result.articles} articles, {result.sentences} labelled sentences -> {result.events} events -> "
-              f"{result.incidents} incidents ({result.several_sources} reported by several articles)", markup=False)
+    out.print(f"{_n(result.articles, 'article')}, {_n(result.sentences, 'labelled sentence')} -> "
+              f"{_n(result.events, 'event')} -> {_n(result.incidents, 'incident')} "
+              f"({result.several_sources} reported by several articles)", markup=False)
     if rejects:
         path = _write_rejects(output[0], rejects)
         err.print(f"note: {len(rejects)} rows rejected, each with its reason in {path}", markup=False)
     for path, _ in formats:
         out.print(f"wrote {path}", markup=False)
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'s' * (count != 1)}"
 
 
 def _formats(outputs: list[Path]) -> list[tuple[Path, str]]:

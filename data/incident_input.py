@@ -60,8 +60,9 @@ def read_articles(files: list[Path], fields: RowFields, reject: Callable[[str, i
             if rec is None:
                 reject(str(f), n, problem or "unreadable row", None)
                 continue
+            roles_seen = roles_seen or "roles" in rec
             row, why = _sentence(rec, fields)
-            name = rec.get(fields.id)
+            name = _article_name(rec, fields)
             if why is None and (name is None or isinstance(name, (dict, list))):
                 why = f"no {fields.id!r} field naming the row's article (set --id-field)"
             if why is None and str(name) in done:
@@ -69,7 +70,6 @@ def read_articles(files: list[Path], fields: RowFields, reject: Callable[[str, i
             if why is not None:
                 reject(str(f), n, why, name)
                 continue
-            roles_seen = roles_seen or "roles" in rec
             name = str(name)
             if current is None or current.name != name:
                 if current is not None:
@@ -88,6 +88,15 @@ def read_articles(files: list[Path], fields: RowFields, reject: Callable[[str, i
     if not roles_seen:
         raise InputError(f"{files[0]}: no row has `roles`: classify with `batch --segment --roles` "
                          "(or `classify --roles --format jsonl`) first")
+
+
+def _article_name(rec: dict[str, Any], fields: RowFields) -> Any:
+    """The row's article: the --id-field; with the default, `classify`'s rows name theirs in
+    `source` (the file), and corpus-style rows in `doc` or `article`."""
+    name = rec.get(fields.id)
+    if name is None and fields.id == RowFields.id:
+        name = next((rec[f] for f in ("doc", "article", "source") if rec.get(f) is not None), None)
+    return name
 
 
 def _sentence(rec: dict[str, Any], fields: RowFields) -> tuple[dict[str, Any], str | None]:

@@ -69,6 +69,9 @@ def hostile(tmp_path_factory) -> dict[str, Path]:
     files["unwritable"] = d / "a_file" / "out"  # under a file: no folder can be made there
     files["results"] = d / "results.jsonl"
     files["results"].write_text(json.dumps(RESULT) + "\n")
+    files["results_roles"] = d / "results_roles.jsonl"
+    files["results_roles"].write_text(json.dumps(RESULT | {"roles": [{"role": "perpetrator", "start": 0, "end": 6,
+                                                                      "text": "Rebels"}]}) + "\n")
     files["records"] = d / "records.jsonl"
     files["records"].write_text(json.dumps(RECORD) + "\n")
     return files
@@ -139,6 +142,23 @@ CASES = [
     ("evaluate-not-a-model", ["evaluate", "{records}", "-m", "{not_a_model}", "-o", "{out}/e"], "e"),
     ("evaluate-unwritable", ["evaluate", "{records}", "-m", "{model}", "-o", "{unwritable}/e", "--split", "all"], None),
     # report
+    ("incidents-missing", ["incidents", "{missing}", "-o", "{out}/i.jsonl", "-m", "{model}", "-q"], "i.jsonl"),
+    ("incidents-empty", ["incidents", "{empty}", "-o", "{out}/i.jsonl", "-m", "{model}", "-q"], "i.jsonl"),
+    ("incidents-binary", ["incidents", "{binary}", "-o", "{out}/i.jsonl", "-m", "{model}", "-q"], "i.jsonl"),
+    ("incidents-latin1", ["incidents", "{latin1}", "-o", "{out}/i.jsonl", "-m", "{model}", "-q"], "i.jsonl"),
+    ("incidents-empty-folder", ["incidents", "{folder}", "-o", "{out}/i.jsonl", "-m", "{model}", "-q"], "i.jsonl"),
+    ("incidents-array", ["incidents", "{array}", "-o", "{out}/i.jsonl", "-m", "{model}", "-q"], "i.jsonl"),
+    ("incidents-broken-csv", ["incidents", "{csv}", "-o", "{out}/i.csv", "-m", "{model}", "-q"], "i.csv"),
+    ("incidents-results-without-roles", ["incidents", "{results}", "-o", "{out}/i.jsonl", "-q"], "i.jsonl"),
+    ("incidents-nan-scores", ["incidents", "{nan_scores}", "-o", "{out}/i.jsonl", "-q"], "i.jsonl"),
+    ("incidents-model-without-tagger", ["incidents", "{records}", "-o", "{out}/i.jsonl", "-m", "{model}", "-q"],
+     "i.jsonl"),
+    ("incidents-not-a-model", ["incidents", "{records}", "-o", "{out}/i.jsonl", "-m", "{not_a_model}", "-q"],
+     "i.jsonl"),
+    ("incidents-bad-extension", ["incidents", "{results}", "-o", "{out}/i.xlsx", "-q"], "i.xlsx"),
+    ("incidents-unwritable", ["incidents", "{results_roles}", "-o", "{unwritable}/i.jsonl", "-q"], None),
+    ("incidents-bad-engine", ["incidents", "{records}", "-o", "{out}/i.jsonl", "-m", "{model}", "--engine", "spark",
+                              "-q"], "i.jsonl"),
     ("report-missing", ["report", "{missing}", "-o", "{out}/r.html"], "r.html"),
     ("report-empty", ["report", "{empty}", "-o", "{out}/r.html"], "r.html"),
     ("report-binary", ["report", "{binary}", "-o", "{out}/r.html"], "r.html"),

@@ -212,6 +212,20 @@ def test_batch_rows_are_read_as_articles_and_bad_rows_are_rejected_with_reasons(
     assert len(rejected) == 3
 
 
+def test_classify_rows_name_their_article_in_source(tmp_path):
+    rows = _rows(_three_reports())
+    for r in rows:
+        r["source"] = r.pop("id") + ".txt"
+    arts = list(read_articles([write_jsonl(tmp_path / "c.jsonl", rows)], RowFields(), lambda *a: None,
+                              parse_article_date))
+    assert [a.name for a in arts] == ["wire.txt", "radio.txt", "brief.txt"]
+    why: list[str] = []
+    named = list(read_articles([write_jsonl(tmp_path / "d.jsonl", rows)], RowFields(id="outlet"),
+                               lambda f, n, reason, rid: why.append(reason), parse_article_date))
+    assert [a.name for a in named] == ["Sahel Wire", "Gao Radio"]  # a named field is not second-guessed
+    assert why == ["no 'outlet' field naming the row's article (set --id-field)"]
+
+
 def test_rows_without_roles_are_refused(tmp_path):
     path = write_jsonl(tmp_path / "plain.jsonl", [{"id": 1, "text": "x", "labels": [], "scores": {}}])
     with pytest.raises(InputError, match="--roles"):
