@@ -51,7 +51,8 @@ def fit(config: TrainConfig, splits: dict[str, list[Record]], labels: list[str],
         J.attach_head(model)
         trainer_cls, collate = J.joint_trainer_class(), J.collator(tokenizer)
         extra = {"role_weight": config.role_loss_weight,
-                 "role_pos_weight": J.role_pos_weight(train_ds[J.ROLE_COLUMN], config)}
+                 # positives weighted up per B/I output as the labels' are: a role's tokens are 1-3%
+                 "role_pos_weight": pos_weights(J.target_rows(train_ds[J.ROLE_COLUMN]), config)}
         log(f"joint roles: the encoder also learns the role spans (loss weight {config.role_loss_weight})")
     with tempfile.TemporaryDirectory(prefix="conflictclf-ckpt-") as ckpt:
         args = _training_args(config, ckpt, bf16, len(train_ds))

@@ -20,7 +20,7 @@ import numpy as np
 
 from conflictclf.data.corpus import Record
 from conflictclf.data.roles import ROLES, record_spans
-from conflictclf.train.roles import IGNORE, token_targets
+from conflictclf.train.span_targets import IGNORE, token_targets
 
 ROLE_COLUMN = "role_labels"
 HEAD, DROPOUT = "role_head", "role_dropout"
@@ -43,12 +43,9 @@ def has_role_targets(rows: list[list[list[float]]]) -> bool:
     return any((np.asarray(r) != IGNORE).any() for r in rows)
 
 
-def role_pos_weight(rows: list[list[list[float]]], config) -> np.ndarray:
-    """Positives weighted up per B/I output, as the labels' are (a role's tokens are 1-3%)."""
-    from conflictclf.train.fit import pos_weights
-
-    y = np.concatenate([a[(a != IGNORE).all(axis=1)] for a in (np.asarray(r, dtype=np.float32) for r in rows)])
-    return pos_weights(y, config)
+def target_rows(rows: list[list[list[float]]]) -> np.ndarray:
+    """Every token's targets that a loss sees, stacked (for the positives' weights)."""
+    return np.concatenate([a[(a != IGNORE).all(axis=1)] for a in (np.asarray(r, dtype=np.float32) for r in rows)])
 
 
 def attach_head(model) -> None:

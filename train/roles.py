@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,11 +22,11 @@ from conflictclf.data.roles import ROLES, Span, annotated
 from conflictclf.model.events.tagger import DEFAULT_SPAN_THRESHOLD, ROLES_DIR, ROLES_META, RoleTagger, tag_names
 from conflictclf.train.config import TrainConfig
 from conflictclf.train.role_metrics import span_scores
+from conflictclf.train.span_targets import IGNORE, token_targets
 
 Log = Callable[[str], None]
 # Fewer annotated training sentences than this teach a tagger nothing worth shipping.
 MIN_TRAIN_SENTENCES = 20
-IGNORE = -100.0
 
 
 @dataclass
@@ -103,25 +103,6 @@ def tune_span_thresholds(tagger: RoleTagger, dev: list[tuple[Record, tuple[Span,
             return span_scores(gold, pred, [role])["overlap"][role]["f1"]
         best[role] = max(SPAN_THRESHOLDS, key=lambda th: (f1(th), -abs(th - 0.5)))
     return best
-
-
-def token_targets(offsets: Sequence[tuple[int, int]], special: Sequence[int], spans: Sequence[Span],
-                  roles: Sequence[str] = ROLES) -> np.ndarray:
-    """(tokens x 2*roles) targets: 1 where a token begins (B) or continues (I) a span of the
-    role, IGNORE on special tokens, 0 elsewhere."""
-    y = np.zeros((len(offsets), 2 * len(roles)), dtype=np.float32)
-    for t, flag in enumerate(special):
-        if flag:
-            y[t] = IGNORE
-    for span in spans:
-        k = roles.index(span.role)
-        first = True
-        for t, (a, b) in enumerate(offsets):
-            if special[t] or b <= a or b <= span.start or a >= span.end:
-                continue
-            y[t, 2 * k + (0 if first else 1)] = 1.0
-            first = False
-    return y
 
 
 def _encode(pairs: list[tuple[Record, tuple[Span, ...]]], tokenizer, max_length: int) -> list[dict[str, Any]]:

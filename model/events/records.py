@@ -31,7 +31,6 @@ def incident_record(inc: Incident, answers: Sequence[str] = ()) -> dict[str, Any
     events = inc.events
     mentions = [(e, m) for e in events for m in e.mentions + e.claims]
     published = sorted(e.published for e in events if e.published)
-    claims = [(e, m) for e in events for m in e.claims]
     rec: dict[str, Any] = {
         "id": inc.id,
         "event": PLOVER_EVENT[inc.kind],
