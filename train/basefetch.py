@@ -12,7 +12,6 @@ that file and does nothing.
 from __future__ import annotations
 
 import hashlib
-import shutil
 import sys
 import tempfile
 import zipfile
