@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 import typer
 
 from conflictclf.cli._util import OneLineErrors
@@ -30,6 +32,21 @@ app.command("calibrate")(calibrate.calibrate_cli)
 app.command("review")(review.review_cli)
 app.command("serve")(serve.serve_cli)
 app.add_typer(data.app, name="data")
+
+
+def _reflow(doc: str | None) -> str | None:
+    """A docstring as help text: paragraphs kept, the line breaks inside them dropped, since
+    the help rewraps to the terminal and a kept break would leave half-empty lines."""
+    if not doc:
+        return doc
+    paragraphs = inspect.cleandoc(doc).split("\n\n")
+    return "\n\n".join(" ".join(line.strip() for line in p.splitlines()) for p in paragraphs)
+
+
+for _group in (app, data.app):
+    for _info in _group.registered_commands:
+        if _info.help is None and _info.callback is not None:
+            _info.help = _reflow(_info.callback.__doc__)
 
 
 def _print_version(value: bool) -> None:
