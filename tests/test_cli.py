@@ -175,3 +175,15 @@ def test_evaluate_rejects_an_unknown_backend(tiny_model, tiny_corpus, tmp_path):
     result = runner.invoke(app, ["evaluate", str(tiny_corpus), "--model", str(tiny_model), "--backend", "gpu",
                                  "--output", str(tmp_path / "e")])
     one_line_error(result, "unknown backend 'gpu'")
+
+
+def test_help_paragraphs_reflow_to_the_terminal():
+    from typer.testing import CliRunner
+
+    from conflictclf.cli.main import _reflow, app
+
+    assert _reflow("One two\n    three.\n\n    Four\n    five.") == "One two three.\n\nFour five."
+    shown = CliRunner().invoke(app, ["classify", "--help"], env={"COLUMNS": "80"}).output
+    lines = [line.strip() for line in shown.splitlines()]
+    # the docstring breaks after "what"; reflowed, no help line is left holding one short word
+    assert "was" not in lines and "stderr)." not in lines
