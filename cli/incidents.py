@@ -177,7 +177,8 @@ def _write(path: Path, fmt: str, result, inputs: list[Path]) -> None:
             else:
                 from conflictclf.cli.incidents_page import build_incidents_page
 
-                f.write(build_incidents_page(list(result.records()), source=", ".join(str(p) for p in inputs[:3])))
+                f.write(build_incidents_page(list(result.records()), source=", ".join(str(p) for p in inputs[:3]),
+                                             articles=result.articles))
     except OSError as exc:
         raise InputError(f"{path}: cannot write ({exc.strerror})") from None
 

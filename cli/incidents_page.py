@@ -28,11 +28,13 @@ def _template() -> jinja2.Template:
 
 
 def build_incidents_page(records: Sequence[dict[str, Any]], title: str = "conflictclf incidents",
-                         source: str = "") -> str:
+                         source: str = "", articles: int | None = None) -> str:
+    """`articles`: how many were read (default: those the incidents cite; an article with
+    no labelled sentence cites none)."""
     rows = [_row(k, r) for k, r in enumerate(records)]
     return _template().render(
         title=title, source=source, made=time.strftime("%Y-%m-%d %H:%M"), rows=rows,
-        n_articles=len({s["article"] for r in records for s in r["sources"]}),
+        n_articles=articles if articles is not None else len({s["article"] for r in records for s in r["sources"]}),
         n_multi=sum(r["source_count"] > 1 for r in records), timeline=_timeline(records))
 
 

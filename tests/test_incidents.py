@@ -262,6 +262,7 @@ def test_incidents_from_batch_output_write_jsonl_csv_and_the_html_view(tmp_path)
     page = outs[2].read_text()
     counter = Page(page)
     assert counter.count("tr", "main") == 2 and counter.count("circle") == 2
+    assert "2 incidents from 3 articles (1 reported by several articles)" in " ".join(page.split())
     assert "<script>x</script>" not in page and "&lt;script&gt;x&lt;/script&gt;" in page
     rejects = [json.loads(x) for x in (tmp_path / "inc.rejects.jsonl").read_text().splitlines()]
     assert [x["id"] for x in rejects] == ["junk"] and "text field 'text'" in rejects[0]["reason"]
