@@ -18,6 +18,7 @@ from typing import Any
 
 from conflictclf.data import tabular
 from conflictclf.data.errors import InputError
+from conflictclf.data.results import GROUP_FIELDS
 
 ORDER_FIELDS = ("sentence_index", "index")
 
@@ -91,12 +92,11 @@ def read_articles(files: list[Path], fields: RowFields, reject: Callable[[str, i
 
 
 def _article_name(rec: dict[str, Any], fields: RowFields) -> Any:
-    """The row's article: the --id-field; with the default, `classify`'s rows name theirs in
-    `source` (the file), and corpus-style rows in `doc` or `article`."""
-    name = rec.get(fields.id)
-    if name is None and fields.id == RowFields.id:
-        name = next((rec[f] for f in ("doc", "article", "source") if rec.get(f) is not None), None)
-    return name
+    """The row's article: the --id-field when one is named; with the default, the same rule
+    as `report` and `review` (data/results.py), so `classify`'s rows go by their `source`."""
+    if fields.id != RowFields.id:
+        return rec.get(fields.id)
+    return next((rec[f] for f in GROUP_FIELDS if rec.get(f) is not None), None)
 
 
 def _sentence(rec: dict[str, Any], fields: RowFields) -> tuple[dict[str, Any], str | None]:
