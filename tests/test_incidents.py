@@ -376,3 +376,13 @@ def test_actor_phrases_group_by_whom_they_name_and_pronouns_are_left_out():
                           ("c", "it"), ("b", "They")])
     assert got == [{"text": "JNIM", "variants": ["JNIM", "JNIM fighters"], "sources": 3},
                    {"text": "Gunmen", "variants": ["Gunmen", "gunmen"], "sources": 2}]
+
+
+def test_the_spooled_files_go_when_the_result_is_closed():
+    result = build_incidents(_three_reports())
+    folder = result.workspace.folder
+    assert sorted(p.name for p in folder.iterdir()) == ["events.jsonl", "records.jsonl"]
+    first, again = list(result.records()), list(result.records())
+    assert first == again and [r["date"] for r in first] == sorted(r["date"] for r in first)
+    result.close()
+    assert not folder.exists()

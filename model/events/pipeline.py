@@ -42,7 +42,7 @@ class IncidentsResult:
 
     def close(self) -> None:
         self.spool.close()
-        self.workspace.__exit__(None, None, None)
+        self.workspace.close()
 
 
 def events_of(articles: Iterable[ArticleSentences], counts: dict[str, int] | None = None,
@@ -65,7 +65,7 @@ def build_incidents(articles: Iterable[ArticleSentences], config: IncidentConfig
     small indexes, not the archive. Call `close()` on the result when done with it."""
     counts: dict[str, int] = {}
     workspace = Workspace()
-    folder = workspace.__enter__()
+    folder = workspace.folder
     events = Spool(folder, "events")
     for e in events_of(articles, counts, on_article):
         day = anchor_day(e)

@@ -43,11 +43,10 @@ class Spool:
 
 
 class Workspace:
-    """A temporary folder for spools, removed on exit."""
+    """A temporary folder for spools, removed by `close()`."""
 
-    def __enter__(self) -> Path:
+    def __init__(self) -> None:
         self.folder = Path(tempfile.mkdtemp(prefix="conflictclf-incidents-"))
-        return self.folder
 
-    def __exit__(self, *exc: object) -> None:
+    def close(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
