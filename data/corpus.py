@@ -117,8 +117,9 @@ def read_jsonl(path: Path) -> list[Record]:
         raise DataError(f"{path}: cannot read ({exc.strerror})") from None
     try:
         text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise DataError(f"{path}: not UTF-8 text") from None
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise DataError(f"{path}:{line}: not UTF-8 text") from None
     records = []
     for n, raw in enumerate(text.splitlines(), start=1):
         if raw.strip():

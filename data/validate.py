@@ -35,14 +35,18 @@ def read_all(paths: Sequence[str | Path] | None) -> tuple[list[Record], list[str
     records, problems = [], []
     for path in files:
         try:
-            text = path.read_bytes().decode("utf-8")
+            data = path.read_bytes()
         except OSError as exc:
             problems.append(f"{path}:0: cannot read ({exc.strerror})")
             continue
-        except UnicodeDecodeError:
-            problems.append(f"{path}:0: not UTF-8 text")
-            continue
-        for n, raw in enumerate(text.splitlines(), start=1):
+        # line by line, so one line in another encoding is reported where it is and the
+        # others are still checked; bytes split on newlines only, as JSONL means
+        for n, line in enumerate(data.splitlines(), start=1):
+            try:
+                raw = line.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                problems.append(f"{path}:{n}: not UTF-8 text (byte {exc.start + 1} of the line)")
+                continue
             if not raw.strip():
                 problems.append(f"{path}:{n}: blank line")
                 continue

@@ -5,6 +5,7 @@ from typer.testing import CliRunner
 
 from conflictclf.cli.main import app
 from conflictclf.data.corpus import SPEC_LABELS, load_records
+from conflictclf.data.errors import DataError
 from conflictclf.data.validate import validate
 
 runner = CliRunner()
@@ -38,6 +39,18 @@ def test_each_kind_of_broken_file(tmp_path, bad, reason):
     assert result.exit_code == 1
     assert f"{p}:4: " in result.stderr
     assert reason in result.stderr
+
+
+def test_a_line_in_another_encoding_is_reported_where_it_is_and_the_rest_still_checked(tmp_path):
+    p = tmp_path / "corpus.jsonl"
+    latin1 = json.dumps(json.loads(line("x", "Caf\u00e9 owners were shot.", ["attack"])), ensure_ascii=False).encode("latin-1")
+    p.write_bytes(GOOD[0].encode() + b"\n" + latin1 + b"\n" + line("y", "Fine text.", ["bombing"]).encode() + b"\n")
+    result = runner.invoke(app, ["data", "validate", str(p)])
+    assert result.exit_code == 1
+    assert f"{p}:2: not UTF-8 text" in result.stderr
+    assert f"{p}:3: " in result.stderr and "unknown label 'bombing'" in result.stderr
+    with pytest.raises(DataError, match=rf"{p.name}:2: not UTF-8"):
+        load_records([p])
 
 
 def test_clean_file_prints_stats(tmp_path):
