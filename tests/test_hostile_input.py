@@ -272,6 +272,25 @@ def test_hostile_input_gives_one_error_line(case, argv, output, hostile, tiny_mo
     assert (tiny_model / "conflictclf.json").read_bytes() == meta
 
 
+@pytest.mark.parametrize("command", ["batch", "incidents"])
+def test_an_output_under_a_file_names_the_file_in_the_way(command, tiny_model, tmp_path, monkeypatch):
+    monkeypatch.setenv("CONFLICTCLF_MODEL_DIR", str(tmp_path / "no-default-model"))
+    blocker = tmp_path / "notes.txt"
+    blocker.write_text("a file where a folder should be\n")
+    rows = tmp_path / "rows.jsonl"
+    if command == "batch":
+        rows.write_text(json.dumps({"id": "1", "text": "Rebels shelled the town."}) + "\n")
+        target = blocker / "sub" / "o.jsonl"
+        args = ["batch", str(rows), str(target), "-m", str(tiny_model), "-q"]
+    else:
+        rows.write_text(json.dumps(RESULT | {"roles": []}) + "\n")
+        target = blocker / "i.jsonl"
+        args = ["incidents", str(rows), "-o", str(target), "-q"]
+    result = runner.invoke(app, args, env={"COLUMNS": "200"})
+    assert result.exit_code not in (0, None)
+    assert result.stderr.strip().splitlines() == [f"error: {target}: cannot write ({blocker} is a file, not a folder)"]
+
+
 def test_a_bug_still_gives_one_line_and_the_debug_switch_shows_it(monkeypatch):
     import conflictclf.model.articles as articles
 

@@ -21,6 +21,7 @@ from typing import TypeVar
 
 from conflictclf.data import tabular
 from conflictclf.data.errors import InputError
+from conflictclf.data.files import ensure_output_folder
 from conflictclf.data.records import reject
 from conflictclf.model.classifier import EventClassifier
 from conflictclf.model.engines.assemble import finish
@@ -118,6 +119,7 @@ def run_batch(input_path: str | Path, output: str | Path, model: str | Path | No
 
         cached_tagger(clf.path)  # a model without a role tagger fails here, before any output
     check_fields(files, opts, out_fmt, clf.labels)
+    ensure_output_folder(output)
     work = output.parent / f".{output.name}.parts"
     done = open_work(work, run_key(files, opts, clf, out_fmt), opts.resume)
     summary = BatchSummary(resumed_chunks=len(done), inputs=[str(f) for f in files])

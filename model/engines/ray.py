@@ -42,6 +42,7 @@ from conflictclf.model.engines.common import BatchOptions, BatchSummary, open_wo
 from conflictclf.model.engines.rows import check_fields
 from conflictclf.model.engines.units import run_unit
 from conflictclf.data.errors import ConflictClfError, InputError, ModelError
+from conflictclf.data.files import ensure_output_folder
 from conflictclf.model.modeldir import read_meta
 from conflictclf.model.paths import default_model_dir
 
@@ -154,6 +155,7 @@ def run_batch_ray(input_path: str | Path, output: str | Path, model: str | Path 
         raise InputError(f"{input_path}: the input holds no records")
     if opts.gpus_per_worker:  # refuse a cluster without room for one GPU worker before writing anything
         plan_workers(workers, 1, float(_connect(address).get("GPU", 0)), opts.gpus_per_worker, len(units))
+    ensure_output_folder(output)
     work = output.parent.resolve() / f".{output.name}.parts"
     key = run_key(files, opts, clf, fmt) | {"block_bytes": opts.block_bytes}
     if opts.gpus_per_worker:  # what the workers' cards pick is known only once they run
