@@ -44,6 +44,8 @@ TUESDAY = dt.date(2025, 3, 18)
     ("29 and 30 October", "2024-10-29", "day"), ("last week", "2025-03-10", "week"),
     ("this month", "2025-03-01", "month"), ("October", "2024-10-01", "month"), ("early July", "2024-07-01", "month"),
     ("2021", "2021-01-01", "year"), ("last year", "2024-01-01", "year"),
+    # the paper's own weekday inside a longer phrase is still that day, not a week back
+    ("the early hours of Tuesday", "2025-03-18", "day"), ("the night of Sunday", "2025-03-16", "day"),
 ])
 def test_times_resolve_against_the_article_date(expression, value, precision):
     t = resolve_time(expression, TUESDAY)
@@ -89,6 +91,9 @@ def test_places():
     # a region is its country's, never a namesake town elsewhere (there is a Borno in Italy)
     assert resolve_place("Borno state").to_dict() == {"country": "NG", "region": None, "name": "Borno",
                                                       "precision": "region"}
+    # named bare, a region beats a small namesake town abroad; a city keeps its name ("Kano")
+    assert resolve_place("Borno").to_dict()["precision"] == "region" and resolve_place("Borno").country == "NG"
+    assert resolve_place("Kano").to_dict()["precision"] == "town"
     assert resolve_place("central Nigeria's Plateau state").country == "NG"
     assert resolve_place("Tillabéri region").country == "NE"  # accents folded
     # a region named by a common word counts only where the article names its country

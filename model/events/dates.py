@@ -23,6 +23,9 @@ _HEDGES = re.compile(r"^(?:early|late|mid|the|start of|end of|beginning of|earli
                      r"until|by|from|on|in|at|during)\b[\s-]*", re.I)
 _NIGHT = re.compile(r"^(?:overnight|last night|tonight|this morning|this afternoon|this evening|today)\b", re.I)
 _PART_OF_DAY = re.compile(r"\s+(?:morning|afternoon|evening|night)$", re.I)
+# "the early hours of Sunday", "the night of Saturday": the day named, not a weekday that
+# dateparser would otherwise place a week back (it does not read the phrase as a whole)
+_PART_OF = re.compile(r"^(?:(?:early|small|wee|late)\s+)?(?:hours|morning|afternoon|evening|night)\s+of\s+", re.I)
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 # A resolved date further than this from the article's is a misreading, not news.
 MAX_YEARS_BACK = 30
@@ -63,6 +66,9 @@ def resolve_time(expression: str, article_date: dt.date | None) -> TimeValue:
     text = re.sub(r"['’]s$", "", text)  # "Sunday's ambush"
     if _NIGHT.match(text):
         return TimeValue(article_date.isoformat(), "day") if article_date else UNRESOLVED
+    while _HEDGES.match(text):
+        text = _HEDGES.sub("", text, count=1)
+    text = _PART_OF.sub("", text)
     while _HEDGES.match(text):
         text = _HEDGES.sub("", text, count=1)
     text = _PART_OF_DAY.sub("", text)

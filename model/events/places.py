@@ -82,7 +82,8 @@ def resolve_place(phrase: str, hint_countries: Iterable[str] = ()) -> PlaceValue
     for (part, region), country in zip(cleaned, named):
         if country or not part[:1].isupper():  # "the north", "a village": no proper name to look up
             continue
-        town, area = gaz.town(part, prefer), gaz.region(part, prefer)
+        found, area = gaz.town(part, prefer), gaz.region(part, prefer)
+        town, population = found if found else (None, 0)
         # A town or region in a country the text names first. "Borno state" names a region:
         # a town of that name elsewhere does not count (there is a Borno in Italy), and a
         # region named by a common word ("Est", "Plateau") counts only in a named country.
@@ -90,6 +91,12 @@ def resolve_place(phrase: str, hint_countries: Iterable[str] = ()) -> PlaceValue
             if choice is not None and choice.country in prefer:
                 return choice
         if town is not None and not region:
+            # A bare name that is a small town in one country and a first-level region in
+            # another ("Borno": a village in Italy, a state in Nigeria) is the region in news
+            # of conflict; a city ("Kano") stays the city.
+            if (area is not None and area.country != town.country and population < MIN_POPULATION_BY_ALIAS
+                    and fold(part) not in _COMMON_WORDS):
+                return area
             return town
         if area is not None and fold(part) not in _COMMON_WORDS:
             return area
@@ -144,15 +151,16 @@ class _Gazetteer:
         country, name = (preferred or found)[0]
         return PlaceValue(country, None, name, "region")
 
-    def town(self, part: str, prefer: list[str]) -> PlaceValue | None:
+    def town(self, part: str, prefer: list[str]) -> tuple[PlaceValue, int] | None:
+        """The town and its population."""
         found = [t for t in self.towns.get(fold(part), ())
                  if t[0] or t[1] >= MIN_POPULATION_BY_ALIAS or t[2] in prefer]
         if not found:
             return None
         preferred = [t for t in found if t[2] in prefer]
         # a town in a country the text names, then the primary name, then the largest
-        _, _, country, region, name = max(preferred or found, key=lambda t: (t[0], t[1]))
-        return PlaceValue(country, region, name, "town")
+        _, population, country, region, name = max(preferred or found, key=lambda t: (t[0], t[1]))
+        return PlaceValue(country, region, name, "town"), population
 
 
 def _regions(known: set[str]) -> dict[str, list[tuple[str, str]]]:
