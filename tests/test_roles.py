@@ -77,6 +77,17 @@ def test_decode_joins_tokens_allows_two_roles_on_one_stretch_and_widens_to_words
     assert all(text[s.start:s.end] == s.text for s in spans)
 
 
+def test_a_span_that_spills_onto_a_function_word_or_comma_is_trimmed_to_the_name():
+    text = "Gunmen on motorbikes struck Kidal, Mali"
+    offsets = [(0, 0), (0, 6), (7, 9), (10, 20), (21, 27), (28, 33), (33, 34), (35, 39), (0, 0)]
+    probs = np.zeros((len(offsets), 2 * len(ROLES)))
+    per, pla = ROLES.index("perpetrator"), ROLES.index("place")
+    probs[1, 2 * per], probs[2, 2 * per + 1] = 0.9, 0.9  # "Gunmen on"
+    probs[5, 2 * pla], probs[6, 2 * pla + 1] = 0.9, 0.9  # "Kidal,"
+    got = {(s.role, s.text) for s in decode(probs, offsets, text, ROLES)}
+    assert got == {("perpetrator", "Gunmen"), ("place", "Kidal")}
+
+
 def test_span_scores_exact_and_overlap():
     gold = [[Span("place", 0, 10, "x" * 10), Span("time", 20, 26, "x" * 6)]]
     pred = [[Span("place", 3, 10, "x" * 7), Span("time", 20, 26, "x" * 6), Span("means", 30, 35, "x" * 5)]]

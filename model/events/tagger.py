@@ -11,6 +11,7 @@ anywhere transformers runs; apply a sigmoid to its logits, not a softmax.
 from __future__ import annotations
 
 import json
+import re
 from functools import lru_cache
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -75,7 +76,18 @@ def _span(role: str, bounds: list[int], text: str) -> Span:
         a += 1
     while b > a and text[b - 1].isspace():
         b -= 1
+    # A span never ends on a function word or a comma ("Gunmen on", "Kidal,"): the tagger's
+    # last token can spill one word past the name, and no role's phrase ends that way.
+    while True:
+        tail = _TRAILING.search(text, a, b)
+        if tail is None or tail.start() <= a:
+            break
+        b = tail.start()
     return Span(role, a, b, text[a:b])
+
+
+_TRAILING = re.compile(r"(?:[\s,;:]+|\s+(?:on|in|at|of|by|for|from|to|with|near|and|or|the|a|an|after|as|who|which|that))$",
+                       re.I)
 
 
 def has_roles(model_dir: Path) -> bool:
