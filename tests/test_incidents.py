@@ -298,6 +298,19 @@ def test_history_recalled_in_passing_is_its_own_event_and_bare_sentences_skip_it
     assert set(records) == {True, False}
 
 
+@pytest.mark.parametrize("history", [
+    "Officials have previously blamed the group for similar attacks on the road.",
+    "The town has seen several bombings in past years.",
+    "The army has kept up near-daily strikes on the area despite the truce.",
+    "It was the fifth drone attack on the base in a week.",
+])
+def test_other_ways_of_recalling_history_start_a_background_event(history):
+    a = article("h", "2025-03-04", [sent(AMBUSH, ["attack"], AMBUSH_ROLES), sent(history, ["attack"], [])])
+    main, past = article_events(a.name, a.sentences, a.published)
+    assert past.background and [m.text for m in past.mentions] == [history]
+    assert not main.background and [m.text for m in main.mentions] == [AMBUSH]
+
+
 def test_an_incident_whose_places_do_not_resolve_takes_the_datelines_country():
     a = article("d", "2025-03-05", [
         sent("GAO, March 5 (Wire) - Gunmen attacked the village of Tinzawaten on Tuesday.", ["attack"],

@@ -31,7 +31,10 @@ CAUSE_CUE = re.compile(r"\b(?:(?:retaliat\w*|reprisals?|revenge|response|respond
 # A sentence that sums up a history ("has repeatedly attacked", "since 2019") tells of other
 # acts than the one the article reports: it starts a background event that bare sentences
 # do not join.
-BACKGROUND_CUE = re.compile(r"\b(?:since (?:19|20)\d\d|since the|in recent (?:days|weeks|months|years)|"
+BACKGROUND_CUE = re.compile(r"\b(?:since (?:19|20)\d\d|since the|since then|in recent (?:days|weeks|months|years)|"
+                            r"previously|previous (?:attacks|bombings|strikes|raids|incidents|killings)|(?:in )?past (?:years|months|decades)|similar (?:attacks|strikes|raids|incidents)|"
+                            r"(?:near-)?daily (?:attacks|strikes|raids)|sporadic|"
+                            r"the (?:latest|second|third|fourth|fifth|sixth) (?:in a|such|\w+ attack)|"
                             r"(?:has|have|had) (?:repeatedly|regularly|frequently|often)|over the (?:past|last)|"
                             r"(?:so far |earlier )?this (?:year|month)|last year|in the past|a (?:series|string|wave) of|"
                             r"dozens of (?:attacks|raids|strikes)|hundreds of (?:attacks|raids|strikes))\b", re.I)
