@@ -59,7 +59,7 @@ def articles_of(sentences):
     return out
 
 
-def run_system(model: str | None, docs: dict):
+def run_system(model: str | None, docs: dict, config=None):
     import datetime as dt
 
     from conflictclf.model.classifier import EventClassifier
@@ -69,7 +69,7 @@ def run_system(model: str | None, docs: dict):
     arts = [(doc, d["text"]) for doc, d in docs.items()]
     dates = {doc: dt.date.fromisoformat(d["date"]) for doc, d in docs.items() if d["date"]}
     outlets = {doc: d["outlet"] for doc, d in docs.items() if d["outlet"]}
-    return incident_records(classify_for_incidents(clf, arts, dates, outlets))
+    return incident_records(classify_for_incidents(clf, arts, dates, outlets), *([config] if config else []))
 
 
 def gold_articles(docs: dict):
@@ -229,15 +229,23 @@ def main() -> None:
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--records", type=Path, default=None, help="also write the system's incident records here")
     ap.add_argument("--oracle", action="store_true", help="group the probe's own labels and spans (no model)")
+    ap.add_argument("--pair-weights", type=Path, default=None,
+                    help="merge with these pair weights (scripts/fit_incident_pairs.py) instead of the shipped ones")
     args = ap.parse_args()
+    config = None
+    if args.pair_weights:
+        from conflictclf.model.events.incidents import IncidentConfig
+        from conflictclf.model.events.pairs import PairModel
+
+        config = IncidentConfig(pair_model=PairModel.from_dict(json.loads(args.pair_weights.read_text(encoding="utf-8"))))
     sentences, incidents = load(args.probe, args.writers.split(",") if args.writers else None)
     docs = articles_of(sentences)
     if args.oracle:
         from conflictclf.model.events.pipeline import incident_records
 
-        records = incident_records(gold_articles(docs))
+        records = incident_records(gold_articles(docs), *([config] if config else []))
     else:
-        records = run_system(args.model, docs)
+        records = run_system(args.model, docs, config)
     if args.records:
         args.records.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
     res = score(sentences, incidents, records, docs)

@@ -1,11 +1,12 @@
 """Events from many articles merged into incidents: one record per real-world act.
 
 Events are taken in order of the day they happened (their own resolved day, else the day
-the article appeared), and each joins the open incident it agrees with best, or starts one.
-Agreement is facets.compare (same day, same place, actors named alike; a conflict such as
-another country or days apart rules a pair out) plus the likeness of the reports' words
-(a hashed bag of words, so no vocabulary has to be learnt first). Two events of one article
-never join one incident: the article told them apart. An incident stays open for
+the article appeared), and each joins the open incident it most likely belongs to, or starts
+one. How likely comes from the pair model (pairs.py: days, places, actors, tolls, shared
+words, datelines, weighed by weights fitted on written incident articles), against the
+incident's report most like the new one. A conflict (facets.compare: another country, days
+apart) rules a pair out whatever the words share, and two events of one article never join
+one incident: the article told them apart. An incident stays open for
 `IncidentConfig.window_days` after its first day, so the work is a sliding window over time.
 
 Every source is kept: an incident lists its events, and through them its articles, outlets
@@ -25,17 +26,17 @@ import numpy as np
 
 from conflictclf.model.events.facets import Facets, compare
 from conflictclf.model.events.grouping import Event
+from conflictclf.model.events.pairs import PairModel, Report, default_pair_model, pair_features
 
 
 @dataclass(frozen=True)
 class IncidentConfig:
     """Every merging default in one place."""
 
-    # Measured on the incident probe's first writer's articles (docs/incidents.md); the other
-    # two writers' articles scored it blind.
-    min_score: float = 1.5  # facet agreement + text_weight * word likeness needed to join
-    text_weight: float = 3.0  # the word likeness (cosine, 0-1) counts this much
+    # Chosen on the incident probe's writers 1-3, each held out in turn (docs/incidents.md).
+    join_probability: float = 0.4  # the pair model's probability, against the incident's likest report, needed to join
     window_days: int = 3  # how far apart two reports' days may be and still be one act
+    pair_model: PairModel | None = None  # None: the shipped weights (pair_weights.json)
 
 
 @dataclass
@@ -45,7 +46,7 @@ class Incident:
     events: list[Event] = field(default_factory=list)
     facets: Facets = field(default_factory=Facets)
     first_day: dt.date | None = None
-    vector: Any = None  # its reports' word counts summed (a sparse row)
+    reports: list[Report] = field(default_factory=list)  # one per event, in step with `events`
 
     def articles(self) -> set[str]:
         return {e.article for e in self.events}
@@ -74,14 +75,6 @@ def _vectorizer():
 
     return HashingVectorizer(n_features=2 ** 18, ngram_range=(1, 1), stop_words="english",
                              alternate_sign=False, norm="l2", token_pattern=r"(?u)\b[^\W\d_][\w'-]+\b")
-
-
-def _cosine(a: Any, b: Any) -> float:
-    """Cosine of two sparse rows (b is l2-normalised)."""
-    if a is None or b is None:
-        return 0.0
-    norm = float(np.sqrt(a.multiply(a).sum()))
-    return float(a.multiply(b).sum()) / norm if norm else 0.0
 
 
 def merge_events(events: Iterable[Event], config: IncidentConfig = IncidentConfig(),
@@ -133,24 +126,38 @@ def _blocks(items: Iterable[Event], size: int) -> Iterator[list[Event]]:
 VECTOR_BLOCK = 2048  # events whose word vectors are computed together
 
 
+def report_of(e: Event, vector: Any) -> Report:
+    """What `e` brings to a comparison (`vector`: its words, from _vectorizer)."""
+    return Report(e.facets(), anchor_day(e), frozenset({e.filed_in} - {None}), frozenset({e.outlet} - {None}),
+                  e.retaliation, e.background, vector)
+
+
+def event_reports(events: list[Event]) -> list[Report]:
+    rows = _vectorizer().transform([event_text(e) for e in events]).tocsr()
+    return [report_of(e, rows[k]) for k, e in enumerate(events)]
+
+
 def _place(e: Event, day: dt.date | None, v: Any, open_: list[Incident], config: IncidentConfig) -> None:
-    f = e.facets()
-    best, best_score = None, config.min_score
+    model = config.pair_model or default_pair_model()
+    rep = report_of(e, v)
+    best, best_p = None, config.join_probability
     for inc in open_:
         if inc.kind != e.kind or e.article in inc.articles():
             continue
-        verdict = compare(inc.facets, f, strict=False)
-        if verdict.conflict:
-            continue
-        score = verdict.score + config.text_weight * _cosine(inc.vector, v)
-        if score >= best_score:
-            best, best_score = inc, score
+        if compare(inc.facets, rep.facets, strict=False).conflict:
+            continue  # another country, or days apart: never one act, whatever the words share
+        # The report joins through the incident's report most like it (single linkage):
+        # outlets tell one act differently, and a follow-up often matches one earlier
+        # report (its town, its toll) and not the first wire flash.
+        p = float(model.probability(np.vstack([pair_features(r, rep) for r in inc.reports])).max())
+        if p >= best_p:
+            best, best_p = inc, p
     if best is None:
         best = Incident(_incident_id(e), e.kind, first_day=day)
         open_.append(best)
     best.events.append(e)
-    best.facets.merge(f)
-    best.vector = v if best.vector is None else best.vector + v
+    best.reports.append(rep)
+    best.facets.merge(rep.facets)
 
 
 def _incident_id(first: Event) -> str:
