@@ -2,7 +2,8 @@
 
     python scripts/eval_roles.py --model DIR            # data/roles_probe/probe.jsonl
     python scripts/eval_roles.py --model DIR --json out.json
-    python scripts/eval_roles.py --model DIR --incident-probe data/incidents_probe   # the second, later probe
+    python scripts/eval_roles.py --model DIR --incident-probe data/incidents_probe --writers 1,2,3   # the second probe
+    python scripts/eval_roles.py --model DIR --incident-probe data/incidents_probe --writers 4,5,6   # the third
 
 Spans: per-role F1, exact and overlapping, on the probe's labelled sentences (the tagger
 alone), and end to end (roles only where the model's own labels put them). Values, over
@@ -64,11 +65,13 @@ def values_table(rows, predicted: list[list] | None) -> dict[str, dict[str, floa
     return out
 
 
-def from_incident_probe(folder: Path, out: Path) -> Path:
+def from_incident_probe(folder: Path, out: Path, writers: list[str] | None = None) -> Path:
     """The incident probe's articles (spans as [role, text, occurrence], values in `norm`)
     written in this probe's format (offsets, `gold` values), so both probes score alike."""
     lines = []
     for f in sorted(folder.glob("articles*.jsonl")):
+        if writers and f.stem.removeprefix("articles") not in writers:
+            continue
         for raw in f.read_text(encoding="utf-8").splitlines():
             s = json.loads(raw)
             norm = {role: {x[0]: x[1:] for x in items} for role, items in (s.get("norm") or {}).items()}
@@ -102,11 +105,13 @@ def main() -> None:
     ap.add_argument("--probe", type=Path, default=DEFAULT)
     ap.add_argument("--json", type=Path)
     ap.add_argument("--incident-probe", type=Path, default=None, help="score the incident probe's folder instead")
+    ap.add_argument("--writers", default=None, help="with --incident-probe: comma-separated writer numbers (default: all)")
     args = ap.parse_args()
     if args.incident_probe is not None:
         import tempfile
 
-        args.probe = from_incident_probe(args.incident_probe, Path(tempfile.mkdtemp()) / "probe.jsonl")
+        writers = args.writers.split(",") if args.writers else None
+        args.probe = from_incident_probe(args.incident_probe, Path(tempfile.mkdtemp()) / "probe.jsonl", writers)
     from conflictclf.model.classifier import EventClassifier
 
     clf = EventClassifier.from_pretrained(args.model)
