@@ -88,7 +88,7 @@ class Verdict:
     why: tuple[str, ...] = ()
 
 
-def _span(day: dt.date, precision: str) -> tuple[dt.date, dt.date]:
+def period_span(day: dt.date, precision: str) -> tuple[dt.date, dt.date]:
     """The days a resolved time covers."""
     if precision == "week":
         return day, day + dt.timedelta(days=6)
@@ -114,7 +114,7 @@ def compare_days(a: Sequence[tuple[dt.date, str]], b: Sequence[tuple[dt.date, st
         if gap == 1 and not strict:
             return Verdict(False, -1.5, ("a day apart",))
         return Verdict(True, 0.0, (f"{gap} days apart",))
-    overlap = any(_span(x, p)[0] <= _span(y, q)[1] and _span(y, q)[0] <= _span(x, p)[1] for x, p in a for y, q in b)
+    overlap = any(period_span(x, p)[0] <= period_span(y, q)[1] and period_span(y, q)[0] <= period_span(x, p)[1] for x, p in a for y, q in b)
     return Verdict(not overlap, 0.3 if overlap else 0.0, ("same period",) if overlap else ("different periods",))
 
 

@@ -24,9 +24,10 @@ from typing import Any
 
 import numpy as np
 
-from conflictclf.model.events.facets import Facets, compare
+from conflictclf.model.events.facets import Facets
 from conflictclf.model.events.grouping import Event
-from conflictclf.model.events.pairs import PairModel, Report, default_pair_model, pair_features
+from conflictclf.model.events.pairs import (PairModel, Report, default_pair_model, min_gap, pair_features,
+                                           periods_overlap, sparse_row)
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,32 @@ class Incident:
     facets: Facets = field(default_factory=Facets)
     first_day: dt.date | None = None
     reports: list[Report] = field(default_factory=list)  # one per event, in step with `events`
+    # pooled from its reports, for the conflict check
+    exact: set[dt.date] = field(default_factory=set)
+    spans: list[tuple[dt.date, dt.date]] = field(default_factory=list)
+    countries: set[str] = field(default_factory=set)
+    sure_country: bool = False
+
+    def add(self, event: Event, report: Report) -> None:
+        self.events.append(event)
+        self.reports.append(report)
+        self.facets.merge(event.facets())
+        self.exact |= report.exact
+        self.spans.extend(report.spans)
+        self.countries |= report.countries
+        self.sure_country = self.sure_country or report.sure_country
+
+    def conflicts(self, r: Report) -> bool:
+        """Never one act, whatever the words share: days two or more apart (or periods that do
+        not meet), or other countries where both name a country or region. This is
+        facets.compare's verdict on the pooled facets, computed from the reports' sets."""
+        if self.exact and r.exact:
+            if min_gap(self.exact, r.exact) >= 2:
+                return True
+        elif self.spans and r.spans and not periods_overlap(self.spans, r.spans):
+            return True
+        return bool(self.countries and r.countries and not self.countries & r.countries
+                    and self.sure_country and r.sure_country)
 
     def articles(self) -> set[str]:
         return {e.article for e in self.events}
@@ -127,9 +154,9 @@ VECTOR_BLOCK = 2048  # events whose word vectors are computed together
 
 
 def report_of(e: Event, vector: Any) -> Report:
-    """What `e` brings to a comparison (`vector`: its words, from _vectorizer)."""
-    return Report(e.facets(), anchor_day(e), frozenset({e.filed_in} - {None}), frozenset({e.outlet} - {None}),
-                  e.retaliation, e.background, vector)
+    """What `e` brings to a comparison (`vector`: its words' row from _vectorizer)."""
+    return Report.build(e.facets(), anchor_day(e), frozenset({e.filed_in} - {None}), frozenset({e.outlet} - {None}),
+                        e.retaliation, e.background, sparse_row(vector))
 
 
 def event_reports(events: list[Event]) -> list[Report]:
@@ -144,8 +171,8 @@ def _place(e: Event, day: dt.date | None, v: Any, open_: list[Incident], config:
     for inc in open_:
         if inc.kind != e.kind or e.article in inc.articles():
             continue
-        if compare(inc.facets, rep.facets, strict=False).conflict:
-            continue  # another country, or days apart: never one act, whatever the words share
+        if inc.conflicts(rep):
+            continue
         # The report joins through the incident's report most like it (single linkage):
         # outlets tell one act differently, and a follow-up often matches one earlier
         # report (its town, its toll) and not the first wire flash.
@@ -155,9 +182,7 @@ def _place(e: Event, day: dt.date | None, v: Any, open_: list[Incident], config:
     if best is None:
         best = Incident(_incident_id(e), e.kind, first_day=day)
         open_.append(best)
-    best.events.append(e)
-    best.reports.append(rep)
-    best.facets.merge(rep.facets)
+    best.add(e, rep)
 
 
 def _incident_id(first: Event) -> str:

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from conflictclf.data.errors import ModelError
-from conflictclf.model.events.facets import Facets, Place, content_words
+from conflictclf.model.events.facets import Facets, content_words, period_span
 
 WEIGHTS_FILE = Path(__file__).with_name("pair_weights.json")
 
@@ -39,107 +39,129 @@ FEATURES: tuple[str, ...] = (
 )
 
 
-@dataclass
+@dataclass(frozen=True)
 class Report:
-    """What one event (or one incident so far) brings to a comparison, computed once."""
+    """What one event brings to a comparison, computed once: merging compares each new
+    event with many open incidents' reports, so nothing here is recomputed per pair."""
 
-    facets: Facets
     day: dt.date | None  # the act's anchor day (its own exact day, else the article's date)
+    exact: frozenset[dt.date]  # the days it gives to the day
+    spans: tuple[tuple[dt.date, dt.date], ...]  # every period it gives (days, weeks, months, years)
+    countries: frozenset[str]  # of its resolved places
+    sure_country: bool  # one of them is a country or a region, not only a town (names can be abroad)
+    names: frozenset[str]  # its resolved towns and regions
+    regions: frozenset[str]
+    place_words: frozenset[str]  # the words of its place phrases, resolved or not
+    perpetrators: frozenset[str]  # naming words
+    targets: frozenset[str]
+    killed: tuple[float, float] | None  # lowest and highest toll given
     filed_in: frozenset[str]
     outlets: frozenset[str]
     retaliation: bool
     background: bool
-    vector: Any  # l2-normalised sparse word counts
+    vector: dict[int, float]  # l2-normalised word counts, hashed
+
+    @classmethod
+    def build(cls, facets: Facets, day: dt.date | None, filed_in: frozenset[str], outlets: frozenset[str],
+              retaliation: bool, background: bool, vector: dict[int, float]) -> Report:
+        resolved = [p for p in facets.places if p.precision]
+        return cls(day, frozenset(d for d, p in facets.days if p == "day"),
+                   tuple(period_span(d, p) for d, p in facets.days),
+                   frozenset(p.country for p in resolved), any(p.precision != "town" for p in resolved),
+                   frozenset(p.name for p in resolved if p.precision != "country"),
+                   frozenset(p.region for p in resolved if p.region), _words([p.text for p in facets.places]),
+                   _words(facets.perpetrators), _words(facets.targets), _toll(facets.killed), filed_in, outlets,
+                   retaliation, background, vector)
 
 
 def _words(texts: Sequence[str]) -> frozenset[str]:
     return frozenset().union(*map(content_words, texts)) if texts else frozenset()
 
 
-def _day_features(a: Facets, b: Facets) -> dict[str, float]:
-    ea = [d for d, p in a.days if p == "day"]
-    eb = [d for d, p in b.days if p == "day"]
-    if ea and eb:
-        gap = min(abs((x - y).days) for x in ea for y in eb)
-        return {"same_day": gap == 0, "day_apart_1": gap == 1, "days_apart_2plus": gap >= 2}
-    if a.days and b.days:
-        from conflictclf.model.events.facets import compare_days
-
-        overlap = not compare_days(a.days, b.days, strict=False).conflict
-        return {"period_overlap": overlap, "period_apart": not overlap}
-    return {"day_unsaid": 1.0}
+def _toll(counts: Sequence[tuple[int | None, int | None]]) -> tuple[float, float] | None:
+    lows = [lo for lo, _ in counts if lo is not None]
+    if not lows:
+        return None
+    return min(lows), max(hi if hi is not None else math.inf for lo, hi in counts if lo is not None)
 
 
-def _place_features(a: Sequence[Place], b: Sequence[Place]) -> dict[str, float]:
-    ra = [p for p in a if p.precision]
-    rb = [p for p in b if p.precision]
-    if ra and rb:
-        if not {p.country for p in ra} & {p.country for p in rb}:
-            sure = any(p.precision != "town" for p in ra) and any(p.precision != "town" for p in rb)
-            return {"other_country_sure" if sure else "other_country_by_town": 1.0}
-        na = {p.name for p in ra if p.precision != "country"}
-        nb = {p.name for p in rb if p.precision != "country"}
-        if na & nb:
-            return {"same_place": 1.0}
-        if na and nb:
-            regions = {p.region for p in ra if p.region} & {p.region for p in rb if p.region}
-            return {"nearby_place" if regions else "other_place_same_country": 1.0}
-        return {"same_country_only": 1.0}
-    if _words([p.text for p in a]) & _words([p.text for p in b]):
-        return {"place_words_shared": 1.0}
-    return {"place_unsaid": 1.0}
+def min_gap(a: frozenset[dt.date] | set[dt.date], b: frozenset[dt.date]) -> int:
+    return min(abs((x - y).days) for x in a for y in b)
 
 
-def _agree(a: Sequence[str], b: Sequence[str], name: str) -> dict[str, float]:
-    wa, wb = _words(a), _words(b)
-    if not wa or not wb:
-        return {}
-    return {f"{name}_shared": 1.0} if wa & wb else {f"{name}_other": 1.0}
+def periods_overlap(a: Sequence[tuple[dt.date, dt.date]], b: Sequence[tuple[dt.date, dt.date]]) -> bool:
+    return any(sa <= eb and sb <= ea for sa, ea in a for sb, eb in b)
 
 
-def _killed(a: Sequence[tuple[int | None, int | None]], b: Sequence[tuple[int | None, int | None]]) -> dict[str, float]:
-    def span(xs: Sequence[tuple[int | None, int | None]]) -> tuple[float, float] | None:
-        lows = [lo for lo, _ in xs if lo is not None]
-        if not lows:
-            return None
-        highs = [hi if hi is not None else math.inf for lo, hi in xs if lo is not None]
-        return min(lows), max(highs)
-
-    sa, sb = span(a), span(b)
-    if sa is None or sb is None:
-        return {}
-    return {"killed_overlap": 1.0} if sa[0] <= sb[1] and sb[0] <= sa[1] else {"killed_apart": 1.0}
+def _day_features(a: Report, b: Report) -> str:
+    if a.exact and b.exact:
+        gap = min_gap(a.exact, b.exact)
+        return "same_day" if gap == 0 else "day_apart_1" if gap == 1 else "days_apart_2plus"
+    if a.spans and b.spans:
+        return "period_overlap" if periods_overlap(a.spans, b.spans) else "period_apart"
+    return "day_unsaid"
 
 
-def cosine(a: Any, b: Any) -> float:
-    if a is None or b is None:
-        return 0.0
-    na = math.sqrt(float(a.multiply(a).sum()))
-    nb = math.sqrt(float(b.multiply(b).sum()))
-    return float(a.multiply(b).sum()) / (na * nb) if na and nb else 0.0
+def _place_features(a: Report, b: Report) -> str:
+    if a.countries and b.countries:
+        if not a.countries & b.countries:
+            return "other_country_sure" if a.sure_country and b.sure_country else "other_country_by_town"
+        if a.names & b.names:
+            return "same_place"
+        if a.names and b.names:
+            return "nearby_place" if a.regions & b.regions else "other_place_same_country"
+        return "same_country_only"
+    return "place_words_shared" if a.place_words & b.place_words else "place_unsaid"
+
+
+def _agree(a: frozenset[str], b: frozenset[str], name: str) -> str | None:
+    if not a or not b:
+        return None
+    return f"{name}_shared" if a & b else f"{name}_other"
+
+
+def cosine(a: dict[int, float], b: dict[int, float]) -> float:
+    """Of two l2-normalised hashed word vectors."""
+    if len(a) > len(b):
+        a, b = b, a
+    return sum(v * b.get(k, 0.0) for k, v in a.items())
+
+
+def sparse_row(row: Any) -> dict[int, float]:
+    """A scipy sparse row as {column: value}."""
+    return dict(zip(row.indices.tolist(), row.data.tolist()))
+
+
+_INDEX = {name: k for k, name in enumerate(FEATURES)}
 
 
 def pair_features(a: Report, b: Report) -> np.ndarray:
     """The feature row of two reports, in the order of FEATURES."""
-    fa, fb = a.facets, b.facets
-    on: dict[str, float] = {}
-    on.update(_day_features(fa, fb))
-    on["anchor_gap"] = min(abs((a.day - b.day).days), 4) / 4 if a.day and b.day else 0.5
-    on.update(_place_features(fa.places, fb.places))
+    row = np.zeros(len(FEATURES))
+    on = [_day_features(a, b), _place_features(a, b), _agree(a.perpetrators, b.perpetrators, "perp"),
+          _agree(a.targets, b.targets, "target")]
     if a.filed_in and b.filed_in:
-        on["same_dateline" if a.filed_in & b.filed_in else "other_dateline"] = 1.0
-    on.update(_agree(fa.perpetrators, fb.perpetrators, "perp"))
-    on.update(_agree(fa.targets, fb.targets, "target"))
+        on.append("same_dateline" if a.filed_in & b.filed_in else "other_dateline")
     # one report's attacker is the other's target: an act and the reply to it, or one
     # clash told from each side
-    on["sides_swapped"] = bool(_words(fa.perpetrators) & _words(fb.targets) or _words(fb.perpetrators) & _words(fa.targets))
-    on.update(_killed(fa.killed, fb.killed))
-    on["text_cosine"] = cosine(a.vector, b.vector)
-    on["both_retaliation"] = a.retaliation and b.retaliation
-    on["one_retaliation"] = a.retaliation != b.retaliation
-    on["background"] = a.background or b.background
-    on["same_outlet"] = bool(a.outlets & b.outlets)
-    return np.array([float(on.get(name, 0.0)) for name in FEATURES])
+    if a.perpetrators & b.targets or b.perpetrators & a.targets:
+        on.append("sides_swapped")
+    if a.killed is not None and b.killed is not None:
+        on.append("killed_overlap" if a.killed[0] <= b.killed[1] and b.killed[0] <= a.killed[1] else "killed_apart")
+    if a.retaliation and b.retaliation:
+        on.append("both_retaliation")
+    if a.retaliation != b.retaliation:
+        on.append("one_retaliation")
+    if a.background or b.background:
+        on.append("background")
+    if a.outlets & b.outlets:
+        on.append("same_outlet")
+    for name in on:
+        if name is not None:
+            row[_INDEX[name]] = 1.0
+    row[_INDEX["anchor_gap"]] = min(abs((a.day - b.day).days), 4) / 4 if a.day and b.day else 0.5
+    row[_INDEX["text_cosine"]] = cosine(a.vector, b.vector)
+    return row
 
 
 @dataclass(frozen=True)
