@@ -59,7 +59,7 @@ def test_the_preset_applies_however_the_config_is_built_and_explicit_values_win(
     # an explicit value wins, even one equal to the other preset's default
     mixed = build(preset="fast", epochs=2, base_model=MPNET)
     assert (mixed.epochs, mixed.base_model, mixed.learning_rate) == (2, MPNET, 1e-4)
-    assert build().base_model == MPNET and build().epochs == 2
+    assert build().base_model == MPNET and build().epochs == 3
 
 
 def test_a_saved_config_rebuilds_the_same_config(tmp_path):
