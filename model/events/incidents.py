@@ -54,10 +54,10 @@ class Incident:
     countries: set[str] = field(default_factory=set)
     sure_country: bool = False
 
-    def add(self, event: Event, report: Report) -> None:
+    def add(self, event: Event, report: Report, facets: Facets) -> None:
         self.events.append(event)
         self.reports.append(report)
-        self.facets.merge(event.facets())
+        self.facets.merge(facets)
         self.exact |= report.exact
         self.spans.extend(report.spans)
         self.countries |= report.countries
@@ -79,10 +79,10 @@ class Incident:
         return {e.article for e in self.events}
 
 
-def anchor_day(event: Event) -> dt.date | None:
+def anchor_day(event: Event, facets: Facets | None = None) -> dt.date | None:
     """The day the act happened as its own report best says: its exact day, else the day
-    the article appeared; None when neither is known."""
-    days = [d for d, p in event.facets().days if p == "day"]
+    the article appeared; None when neither is known. `facets`: the event's, if at hand."""
+    days = [d for d, p in (facets or event.facets()).days if p == "day"]
     if days:
         return min(days)
     if event.published:
@@ -153,9 +153,10 @@ def _blocks(items: Iterable[Event], size: int) -> Iterator[list[Event]]:
 VECTOR_BLOCK = 2048  # events whose word vectors are computed together
 
 
-def report_of(e: Event, vector: Any) -> Report:
+def report_of(e: Event, vector: Any, facets: Facets | None = None) -> Report:
     """What `e` brings to a comparison (`vector`: its words' row from _vectorizer)."""
-    return Report.build(e.facets(), anchor_day(e), frozenset({e.filed_in} - {None}), frozenset({e.outlet} - {None}),
+    f = facets or e.facets()
+    return Report.build(f, anchor_day(e, f), frozenset({e.filed_in} - {None}), frozenset({e.outlet} - {None}),
                         e.retaliation, e.background, sparse_row(vector))
 
 
@@ -166,7 +167,8 @@ def event_reports(events: list[Event]) -> list[Report]:
 
 def _place(e: Event, day: dt.date | None, v: Any, open_: list[Incident], config: IncidentConfig) -> None:
     model = config.pair_model or default_pair_model()
-    rep = report_of(e, v)
+    facets = e.facets()
+    rep = report_of(e, v, facets)
     best, best_p = None, config.join_probability
     for inc in open_:
         if inc.kind != e.kind or e.article in inc.articles():
@@ -182,7 +184,7 @@ def _place(e: Event, day: dt.date | None, v: Any, open_: list[Incident], config:
     if best is None:
         best = Incident(_incident_id(e), e.kind, first_day=day)
         open_.append(best)
-    best.add(e, rep)
+    best.add(e, rep, facets)
 
 
 def _incident_id(first: Event) -> str:
