@@ -29,14 +29,12 @@ from conflictclf.data.files import atomic_write_text  # noqa: E402
 from conflictclf.model.events.pairs import WEIGHTS_FILE  # noqa: E402
 
 
-def readings(writer: str, model: str | None, probe_dir: Path):
+def readings(writer: str, clf, probe_dir: Path):
     """(articles, docs) for the probe's labels and for the model's, of one writer."""
-    from conflictclf.model.classifier import EventClassifier
     from conflictclf.model.events.pipeline import classify_for_incidents
 
     sentences, _ = probe.load(probe_dir, [writer])
     docs = probe.articles_of(sentences)
-    clf = EventClassifier.from_pretrained(model)
     dates = {d: dt.date.fromisoformat(x["date"]) for d, x in docs.items() if x["date"]}
     ran = classify_for_incidents(clf, [(d, x["text"]) for d, x in docs.items()], dates,
                                  {d: x["outlet"] for d, x in docs.items() if x["outlet"]})
@@ -53,12 +51,14 @@ def event_incident(event, docs) -> str | None:
 
 
 def pairs_of(writers: list[str], model: str | None, probe_dir: Path):
+    from conflictclf.model.classifier import EventClassifier
     from conflictclf.model.events.pipeline import events_of
     from conflictclf.train.incident_pairs import candidate_pairs
 
+    clf = EventClassifier.from_pretrained(model)  # once for every writer
     xs, ys = [], []
     for w in writers:
-        for articles, docs in readings(w, model, probe_dir):
+        for articles, docs in readings(w, clf, probe_dir):
             events = list(events_of(articles))
             x, y = candidate_pairs(events, [event_incident(e, docs) for e in events])
             xs.append(x)
